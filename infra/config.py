@@ -1,0 +1,133 @@
+"""Settings in one place: environment variables over an optional TOML file over local defaults.
+
+Every stage reads its addresses, topic names and paths from `load_settings()`, so the same code runs
+on a laptop (embedded broker, local Spark, files under ./var) and on a cluster (set the variables).
+
+Precedence: explicit keyword overrides > environment (`RECSYS_*`, `KAFKA_BOOTSTRAP_SERVERS`,
+`SPARK_MASTER`) > the `[settings]` table of the config file (`RECSYS_CONFIG`, default ./recsys.toml
+when present) > the defaults below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Variables whose names predate the RECSYS_ prefix and that users of Kafka and Spark already know.
+_PLAIN_ENV = {"kafka_bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "spark_master": "SPARK_MASTER"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where things are. Field `x` is read from the environment variable `RECSYS_X`."""
+
+    # Kafka. Empty bootstrap servers means: start and use the embedded broker on broker_host:broker_port.
+    kafka_bootstrap_servers: str = ""
+    broker_host: str = "127.0.0.1"
+    broker_port: int = 9092
+    events_topic: str = "events"
+    dead_letter_topic: str = "events.dlq"
+    topic_partitions: int = 4
+    topic_replication: int = 1
+    consumer_group: str = "landing"
+    store_consumer_group: str = "online-store"
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+    max_event_bytes: int = 64 * 1024
+    # Files. Everything generated lives under var_dir unless a path is set on its own.
+    var_dir: Path = REPO_ROOT / "var"
+    data_dir: Path | None = None
+    run_dir: Path | None = None
+    models_dir: Path | None = None
+    # Spark and serving.
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_workers: int = 2
+    online_store_url: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        var = Path(self.var_dir)
+        object.__setattr__(self, "var_dir", var)
+        for name, sub in (("data_dir", "data"), ("run_dir", "run"), ("models_dir", "models")):
+            value = getattr(self, name)
+            object.__setattr__(self, name, Path(value) if value else var / sub)
+        if not self.online_store_url:
+            object.__setattr__(self, "online_store_url", f"sqlite:///{var / 'store' / 'online.sqlite'}")
+
+    @property
+    def embedded_broker(self) -> bool:
+        """True when no external cluster is configured and the project runs its own broker."""
+        return not self.kafka_bootstrap_servers
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.kafka_bootstrap_servers or f"{self.broker_host}:{self.broker_port}"
+
+    @property
+    def landing_dir(self) -> Path:
+        return self.data_dir / "landing"
+
+    @property
+    def processed_dir(self) -> Path:
+        return self.data_dir / "processed"
+
+    @property
+    def registry_dir(self) -> Path:
+        return self.models_dir / "registry"
+
+
+def _coerce(value: str, annotation: Any) -> Any:
+    kind = str(annotation)
+    if "int" in kind and "Path" not in kind:
+        return int(value)
+    if "Path" in kind:
+        return Path(value)
+    return value
+
+
+def _env_name(name: str) -> str:
+    return _PLAIN_ENV.get(name, f"RECSYS_{name.upper()}")
+
+
+def config_file_section(section: str, path: str | Path | None = None) -> dict[str, Any]:
+    """One table of the TOML config file (empty when there is no file): stages keep their own tables."""
+    candidate = Path(path or os.environ.get("RECSYS_CONFIG") or REPO_ROOT / "recsys.toml")
+    if not candidate.is_file():
+        return {}
+    with candidate.open("rb") as fh:
+        return dict(tomllib.load(fh).get(section, {}))
+
+
+def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from defaults, the config file, the environment and `overrides`, in that order."""
+    values: dict[str, Any] = config_file_section("settings", config_path)
+    for f in dataclasses.fields(Settings):
+        if f.name == "extra":
+            continue
+        raw = os.environ.get(_env_name(f.name))
+        if raw is not None and raw != "":
+            values[f.name] = _coerce(raw, f.type)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = set(values) - {f.name for f in dataclasses.fields(Settings)}
+    if unknown:
+        raise ValueError(f"unknown settings: {sorted(unknown)}")
+    return Settings(**values)
+
+
+def env_help() -> list[tuple[str, str]]:
+    """(environment variable, default) for every setting: the README's configuration table."""
+    defaults = Settings(var_dir=Path("var"))
+    return [
+        (_env_name(f.name), str(getattr(defaults, f.name)))
+        for f in dataclasses.fields(Settings)
+        if f.name != "extra"
+    ]

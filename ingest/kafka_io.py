@@ -1,0 +1,75 @@
+"""Kafka clients built from Settings, with the choices that keep data safe on any broker.
+
+Producers use acks=all (acks=0 loses messages silently), consumers commit manually and use short
+session timeouts (a group join takes about half of it), and topics are created explicitly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from infra.config import Settings
+
+
+def make_producer(settings: Settings, **overrides) -> KafkaProducer:
+    """A producer that waits for every in-sync replica (acks=all) and retries transient errors."""
+    config = dict(
+        bootstrap_servers=settings.bootstrap_servers,
+        acks="all",
+        retries=5,
+        linger_ms=5,
+        max_in_flight_requests_per_connection=1,  # keeps per-key order through retries
+        request_timeout_ms=10_000,
+        max_block_ms=10_000,
+    )
+    config.update(overrides)
+    return KafkaProducer(**config)
+
+
+def make_consumer(settings: Settings, group_id: str | None, *topics: str, **overrides) -> KafkaConsumer:
+    """A consumer group member with manual commits; offsets start at the earliest record."""
+    config = dict(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.session_timeout_ms,
+        heartbeat_interval_ms=settings.heartbeat_interval_ms,
+        max_poll_records=2000,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+    )
+    config.update(overrides)
+    return KafkaConsumer(*topics, **config)
+
+
+def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout: float = 30.0) -> None:
+    """Create the events and dead-letter topics (or `topics`) if missing, then wait until they show."""
+    names = list(topics or (settings.events_topic, settings.dead_letter_topic))
+    deadline = time.monotonic() + timeout
+    admin = None
+    while admin is None:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000)
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    try:
+        missing = [n for n in names if n not in set(admin.list_topics())]
+        if missing:
+            new = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
+            try:
+                admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another process created them between our list and create
+        while not set(names) <= set(admin.list_topics()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"topics {names} not visible after {timeout:.0f}s")
+            time.sleep(0.1)
+    finally:
+        admin.close()

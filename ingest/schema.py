@@ -1,0 +1,180 @@
+"""The interaction event: field names, allowed values and the one validation every stage uses.
+
+Producers validate before sending, the landing consumer validates what it reads (and dead-letters
+what fails), and the API validates `POST /events` bodies, all through `validate_event`.
+Column names used downstream (Spark, training, serving) are the constants below.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+
+# Field and column names: the one place they are spelled.
+EVENT_ID = "event_id"
+USER_ID = "user_id"
+ITEM_ID = "item_id"
+EVENT_TYPE = "event_type"
+TIMESTAMP = "timestamp"
+SESSION_ID = "session_id"
+RATING = "rating"
+PRICE = "price"
+VERSION = "schema_version"
+
+FIELDS = (EVENT_ID, USER_ID, ITEM_ID, EVENT_TYPE, TIMESTAMP, SESSION_ID, RATING, PRICE, VERSION)
+
+VIEW, ADD_TO_CART, PURCHASE, RATING_EVENT = "view", "add_to_cart", "purchase", "rating"
+EVENT_TYPES = (VIEW, ADD_TO_CART, PURCHASE, RATING_EVENT)
+# Small integer codes for event types in model inputs; 0 is padding.
+EVENT_TYPE_CODE = {name: i + 1 for i, name in enumerate(EVENT_TYPES)}
+
+RATING_MIN, RATING_MAX = 0.5, 5.0
+MAX_ID_LENGTH = 256
+# Timestamps outside these bounds are data errors (unix seconds; 1995-01-01 .. 2100-01-01).
+MIN_TIMESTAMP, MAX_TIMESTAMP = 788_918_400, 4_102_444_800
+
+
+class EventError(ValueError):
+    """An event that does not satisfy the schema; the message says which field and why."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """A validated event. `timestamp` is UTC unix seconds (float, sub-second kept)."""
+
+    event_id: str
+    user_id: str
+    item_id: str
+    event_type: str
+    timestamp: float
+    session_id: str | None = None
+    rating: float | None = None
+    price: float | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FIELDS}
+
+    def to_json_bytes(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+
+def _id_field(raw: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        if required:
+            raise EventError(f"{name}: missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise EventError(f"{name}: expected a string id, got {type(value).__name__}")
+    text = str(value).strip()
+    if not text:
+        raise EventError(f"{name}: empty")
+    if len(text) > MAX_ID_LENGTH:
+        raise EventError(f"{name}: longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def parse_timestamp(value: Any) -> float:
+    """Unix seconds (int/float or numeric string) or ISO-8601 (naive means UTC) -> UTC unix seconds."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise EventError("timestamp: missing")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError as exc:
+                raise EventError(f"timestamp: not unix seconds nor ISO-8601: {text[:40]!r}") from exc
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            seconds = parsed.timestamp()
+    else:
+        raise EventError(f"timestamp: expected number or ISO-8601 string, got {type(value).__name__}")
+    if not math.isfinite(seconds) or not MIN_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
+        raise EventError(f"timestamp: {value!r} is outside 1995..2100")
+    return seconds
+
+
+def _number(raw: Mapping[str, Any], name: str) -> float | None:
+    value = raw.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise EventError(f"{name}: expected a number, got bool")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise EventError(f"{name}: expected a number, got {value!r:.40}") from exc
+    if not math.isfinite(number):
+        raise EventError(f"{name}: not finite")
+    return number
+
+
+def validate_event(raw: Any) -> Event:
+    """Check one event (a mapping, as decoded from JSON) and return it normalised, or raise EventError."""
+    if not isinstance(raw, Mapping):
+        raise EventError(f"event: expected a JSON object, got {type(raw).__name__}")
+    unknown = set(raw) - set(FIELDS)
+    if unknown:
+        raise EventError(f"event: unknown fields {sorted(unknown)}")
+    version = raw.get(VERSION, SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise EventError(f"schema_version: {version!r} is not supported (expected {SCHEMA_VERSION})")
+    event_type = raw.get(EVENT_TYPE)
+    if event_type not in EVENT_TYPES:
+        raise EventError(f"event_type: {event_type!r} is not one of {list(EVENT_TYPES)}")
+    rating = _number(raw, RATING)
+    if event_type == RATING_EVENT:
+        if rating is None:
+            raise EventError("rating: required for rating events")
+        if not RATING_MIN <= rating <= RATING_MAX:
+            raise EventError(f"rating: {rating} is outside {RATING_MIN}..{RATING_MAX}")
+    elif rating is not None:
+        raise EventError(f"rating: only rating events carry a rating (event_type={event_type})")
+    price = _number(raw, PRICE)
+    if price is not None and price < 0:
+        raise EventError(f"price: {price} is negative")
+    return Event(
+        event_id=_id_field(raw, EVENT_ID, required=False) or uuid.uuid4().hex,
+        user_id=_id_field(raw, USER_ID),
+        item_id=_id_field(raw, ITEM_ID),
+        event_type=event_type,
+        timestamp=parse_timestamp(raw.get(TIMESTAMP)),
+        session_id=_id_field(raw, SESSION_ID, required=False),
+        rating=rating,
+        price=price,
+    )
+
+
+def decode_event(payload: bytes | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> Event:
+    """Bytes from Kafka -> a validated Event, or EventError saying why not (size, JSON, schema)."""
+    if payload is None:
+        raise EventError("payload: empty (tombstone)")
+    if len(payload) > max_bytes:
+        raise EventError(f"payload: {len(payload)} bytes is over the {max_bytes}-byte limit")
+    try:
+        raw = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise EventError(f"payload: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+    return validate_event(raw)
+
+
+def encode_event(event: Event, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> bytes:
+    """A validated Event -> JSON bytes, refusing events over the size limit."""
+    data = event.to_json_bytes()
+    if len(data) > max_bytes:
+        raise EventError(f"payload: {len(data)} bytes is over the {max_bytes}-byte limit")
+    return data

@@ -1,0 +1,182 @@
+"""The two-tower model, defined once: its configuration, parameter names, initial values and a numpy
+reference forward pass.
+
+Both trainers (TensorFlow, PyTorch) build exactly this network, start from `init_params` and export
+their weights under these names; serving runs `query_embedding` in numpy, so the API never imports a
+deep-learning framework. Parity tests compare each backend against this module.
+
+Query tower: the user's recent items (newest first, 0 = padding) are embedded and pooled by a masked
+softmax over learned per-event-type and per-position logits (an attention whose scores depend on what
+kind of interaction and how recent it was); the pooled vector is concatenated with a user-id
+embedding (row 0 = unknown user) and passed through an MLP.
+Item tower: item-id embedding concatenated with category, brand and price-bucket embeddings, then an MLP.
+Score: dot product divided by the temperature (after L2 normalisation when `l2_normalize`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ITEM_FEATURES = ("category", "brand", "price_bucket")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture. Vocabulary sizes count row 0 (padding / unknown)."""
+
+    n_users: int
+    n_items: int
+    n_categories: int = 1
+    n_brands: int = 1
+    n_price_buckets: int = 1
+    n_event_types: int = 5  # 0 = padding, then view, add_to_cart, purchase, rating
+    max_history: int = 50
+    embedding_dim: int = 64
+    feature_dim: int = 16
+    query_hidden: tuple[int, ...] = (128,)
+    item_hidden: tuple[int, ...] = (128,)
+    output_dim: int = 64
+    temperature: float = 1.0
+    l2_normalize: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for key in ("query_hidden", "item_hidden"):
+            if key in values:
+                values[key] = tuple(values[key])
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @property
+    def query_layer_dims(self) -> list[tuple[int, int]]:
+        """(in, out) of each query-MLP layer; the input is [pooled history, user embedding]."""
+        dims = [2 * self.embedding_dim, *self.query_hidden, self.output_dim]
+        return list(zip(dims[:-1], dims[1:], strict=True))
+
+    @property
+    def item_layer_dims(self) -> list[tuple[int, int]]:
+        dims = [
+            self.embedding_dim + len(ITEM_FEATURES) * self.feature_dim,
+            *self.item_hidden,
+            self.output_dim,
+        ]
+        return list(zip(dims[:-1], dims[1:], strict=True))
+
+
+# Parameter names: the keys of every exported weight file. Kernels are [in, out] (x @ kernel + bias).
+Q_HISTORY = "query.history_embedding"
+Q_USER = "query.user_embedding"
+Q_TYPE_LOGIT = "query.type_logit"
+Q_POSITION_LOGIT = "query.position_logit"
+I_ID = "item.id_embedding"
+I_FEATURE = {name: f"item.{name}_embedding" for name in ITEM_FEATURES}
+
+
+def mlp_names(tower: str, n_layers: int) -> list[tuple[str, str]]:
+    return [(f"{tower}.mlp.{i}.kernel", f"{tower}.mlp.{i}.bias") for i in range(n_layers)]
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every parameter of the model with its shape, in a fixed order."""
+    shapes: dict[str, tuple[int, ...]] = {
+        Q_HISTORY: (cfg.n_items, cfg.embedding_dim),
+        Q_USER: (cfg.n_users, cfg.embedding_dim),
+        Q_TYPE_LOGIT: (cfg.n_event_types,),
+        Q_POSITION_LOGIT: (cfg.max_history,),
+    }
+    for (k, b), (i, o) in zip(
+        mlp_names("query", len(cfg.query_layer_dims)), cfg.query_layer_dims, strict=True
+    ):
+        shapes[k], shapes[b] = (i, o), (o,)
+    shapes[I_ID] = (cfg.n_items, cfg.embedding_dim)
+    sizes = {"category": cfg.n_categories, "brand": cfg.n_brands, "price_bucket": cfg.n_price_buckets}
+    for name in ITEM_FEATURES:
+        shapes[I_FEATURE[name]] = (sizes[name], cfg.feature_dim)
+    for (k, b), (i, o) in zip(mlp_names("item", len(cfg.item_layer_dims)), cfg.item_layer_dims, strict=True):
+        shapes[k], shapes[b] = (i, o), (o,)
+    return shapes
+
+
+def init_params(cfg: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Initial weights shared by both backends: embeddings N(0, 0.05), kernels Glorot-uniform,
+    biases and pooling logits zero. Row 0 of id tables (padding) starts at zero."""
+    rng = np.random.default_rng(seed)
+    params: dict[str, np.ndarray] = {}
+    for name, shape in param_shapes(cfg).items():
+        if name.endswith(".bias") or name in (Q_TYPE_LOGIT, Q_POSITION_LOGIT):
+            value = np.zeros(shape)
+        elif name.endswith(".kernel"):
+            limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+            value = rng.uniform(-limit, limit, size=shape)
+        else:
+            value = rng.normal(0.0, 0.05, size=shape)
+            if name in (Q_HISTORY, I_ID):
+                value[0] = 0.0
+        params[name] = value.astype(np.float32)
+    return params
+
+
+def _mlp(x: np.ndarray, params: dict[str, np.ndarray], tower: str, n_layers: int) -> np.ndarray:
+    for i, (k, b) in enumerate(mlp_names(tower, n_layers)):
+        x = x @ params[k] + params[b]
+        if i < n_layers - 1:
+            x = np.maximum(x, 0.0)
+    return x
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def pool_history(params: dict[str, np.ndarray], hist_items: np.ndarray, hist_types: np.ndarray) -> np.ndarray:
+    """Masked softmax pooling of history embeddings. hist_* are [B, L] ints, newest first, 0 = pad."""
+    length = hist_items.shape[1]
+    mask = hist_items > 0
+    logits = params[Q_TYPE_LOGIT][hist_types] + params[Q_POSITION_LOGIT][None, :length]
+    logits = np.where(mask, logits, -np.inf)
+    top = np.max(logits, axis=1, keepdims=True)
+    weights = np.where(mask, np.exp(logits - np.where(np.isfinite(top), top, 0.0)), 0.0)
+    weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    return np.einsum("bl,bld->bd", weights, params[Q_HISTORY][hist_items])
+
+
+def query_embedding(
+    params: dict[str, np.ndarray],
+    cfg: ModelConfig,
+    hist_items: np.ndarray,
+    hist_types: np.ndarray,
+    user_idx: np.ndarray,
+) -> np.ndarray:
+    """Query vectors [B, output_dim] for histories [B, L] (L <= max_history) and user ids [B]."""
+    pooled = pool_history(params, hist_items, hist_types)
+    x = np.concatenate([pooled, params[Q_USER][user_idx]], axis=1)
+    x = _mlp(x, params, "query", len(cfg.query_layer_dims))
+    return _normalize(x) if cfg.l2_normalize else x
+
+
+def item_embedding(params: dict[str, np.ndarray], cfg: ModelConfig, item_features: np.ndarray) -> np.ndarray:
+    """Item vectors [n_items, output_dim]. item_features is [n_items, 3]: category, brand, price bucket."""
+    ids = np.arange(item_features.shape[0])
+    parts = [params[I_ID][ids]] + [
+        params[I_FEATURE[n]][item_features[:, j]] for j, n in enumerate(ITEM_FEATURES)
+    ]
+    x = _mlp(np.concatenate(parts, axis=1), params, "item", len(cfg.item_layer_dims))
+    return _normalize(x) if cfg.l2_normalize else x
+
+
+def scores(query: np.ndarray, items: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Logits [B, n_items]: dot product over the temperature."""
+    return (query @ items.T) / cfg.temperature
