@@ -6,6 +6,7 @@ session timeouts (a group join takes about half of it), and topics are created e
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable
 
@@ -63,10 +64,9 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeo
         missing = [n for n in names if n not in set(admin.list_topics())]
         if missing:
             new = [NewTopic(n, settings.topic_partitions, settings.topic_replication) for n in missing]
-            try:
+            # Another process may create them between our list and create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our list and create
         while not set(names) <= set(admin.list_topics()):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"topics {names} not visible after {timeout:.0f}s")
