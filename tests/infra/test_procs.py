@@ -1,0 +1,61 @@
+"""Process control used by make up / make down: pid files, reuse, stop, stale files."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from infra import procs
+from infra.state import PipelineState, dataset_key
+
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def test_start_reuse_stop(tmp_path):
+    first = procs.start(tmp_path, "sleeper", SLEEPER)
+    assert procs.start(tmp_path, "sleeper", SLEEPER).pid == first.pid
+    assert [p.name for p in procs.running(tmp_path)] == ["sleeper"]
+    assert procs.stop(tmp_path, "sleeper")
+    assert procs.running(tmp_path) == [] and not (tmp_path / "sleeper.pid").exists()
+
+
+def test_stale_pid_file_is_ignored_and_removed(tmp_path):
+    done = procs.start(tmp_path, "quick", [sys.executable, "-c", "pass"])
+    pid_file = tmp_path / "quick.pid"
+    # Point the file at a live process that runs another program: it must not be trusted.
+    info = json.loads(pid_file.read_text())
+    pid_file.write_text(json.dumps({**info, "pid": 1, "cmd": ["not-init"]}))
+    assert procs.read(tmp_path, "quick") is None and not pid_file.exists()
+    assert done.pid > 1
+
+
+def test_stop_all_stops_broker_last(tmp_path):
+    for name in ("broker", "api", "landing"):
+        procs.start(tmp_path, name, SLEEPER)
+    assert procs.stop_all(tmp_path) == ["api", "landing", "broker"]
+    assert procs.running(tmp_path) == []
+
+
+def test_sigterm_ignored_then_killed(tmp_path):
+    stubborn = [
+        sys.executable,
+        "-c",
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+    ]
+    procs.start(tmp_path, "stubborn", stubborn)
+    assert procs.stop(tmp_path, "stubborn", timeout=0.5)
+    assert procs.running(tmp_path) == []
+
+
+def test_pipeline_state_round_trip_and_keys(tmp_path):
+    state = PipelineState(dataset="simulator:10:7", stages={"landed": {"landed": 10}})
+    state.save(tmp_path)
+    assert PipelineState.load(tmp_path) == state
+    assert PipelineState.load(tmp_path / "missing") == PipelineState()
+    data = tmp_path / "u.data"
+    data.write_text("1\t2\t3\t881250949\n")
+    key = dataset_key(data, 0, 0)
+    assert key.startswith("file:u.data:") and key == dataset_key(data, 5, 5)
+    data.write_text("1\t2\t3\t881250949\n1\t3\t4\t881250950\n")
+    assert dataset_key(data, 0, 0) != key
+    assert dataset_key(None, 10, 7) != dataset_key(None, 11, 7)
