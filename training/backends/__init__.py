@@ -1,0 +1,1 @@
+"""One module per framework, each imported only when its backend is chosen (training.trainer.BACKENDS)."""

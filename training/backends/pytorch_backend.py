@@ -1,0 +1,222 @@
+"""The model of training/model_spec.py in PyTorch: two towers, the losses, one Adam step, export.
+
+Towers know nothing about the loss; the loss knows nothing about the loop (training/trainer.py).
+Native export: torch.export programs of both towers (.pt2) plus all weights as safetensors.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from training import model_spec as spec
+from training.batches import Batch
+
+NATIVE_FILES = ("query_tower.pt2", "item_tower.pt2", "params.safetensors")
+
+
+def _mlp(x: torch.Tensor, layers: list[tuple[nn.Parameter, nn.Parameter]]) -> torch.Tensor:
+    for i, (kernel, bias) in enumerate(layers):
+        x = x @ kernel + bias
+        if i < len(layers) - 1:
+            x = torch.relu(x)
+    return x
+
+
+def _normalize(x: torch.Tensor) -> torch.Tensor:
+    return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+class _Tower(nn.Module):
+    """Holds parameters under their model_spec names (torch forbids dots, so they map to `__`)."""
+
+    def __init__(self, params: dict[str, np.ndarray], prefix: str) -> None:
+        super().__init__()
+        self.named = nn.ParameterDict(
+            {
+                k.replace(".", "__"): nn.Parameter(torch.from_numpy(v.copy()))
+                for k, v in params.items()
+                if k.startswith(prefix)
+            }
+        )
+
+    def p(self, name: str) -> nn.Parameter:
+        return self.named[name.replace(".", "__")]
+
+    def spec_params(self) -> dict[str, nn.Parameter]:
+        return {k.replace("__", "."): v for k, v in self.named.items()}
+
+
+class QueryTower(_Tower):
+    """History pooled by a masked softmax over type and position logits, plus user id, then an MLP."""
+
+    def __init__(self, cfg: spec.ModelConfig, params: dict[str, np.ndarray]) -> None:
+        super().__init__(params, "query.")
+        self.l2_normalize = cfg.l2_normalize
+        self.layers = spec.mlp_names("query", len(cfg.query_layer_dims))
+
+    def forward(
+        self, hist_items: torch.Tensor, hist_types: torch.Tensor, user_idx: torch.Tensor
+    ) -> torch.Tensor:
+        mask = hist_items > 0
+        logits = self.p(spec.Q_TYPE_LOGIT)[hist_types] + self.p(spec.Q_POSITION_LOGIT)[: hist_items.shape[1]]
+        weights = torch.softmax(logits.masked_fill(~mask, -1e9), dim=1) * mask
+        weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        pooled = torch.einsum("bl,bld->bd", weights, self.p(spec.Q_HISTORY)[hist_items])
+        x = torch.cat([pooled, self.p(spec.Q_USER)[user_idx]], dim=1)
+        x = _mlp(x, [(self.p(k), self.p(b)) for k, b in self.layers])
+        return _normalize(x) if self.l2_normalize else x
+
+
+class ItemTower(_Tower):
+    """Item id embedding plus category, brand and price-bucket embeddings, then an MLP."""
+
+    def __init__(self, cfg: spec.ModelConfig, params: dict[str, np.ndarray]) -> None:
+        super().__init__(params, "item.")
+        self.l2_normalize = cfg.l2_normalize
+        self.layers = spec.mlp_names("item", len(cfg.item_layer_dims))
+
+    def forward(self, item_idx: torch.Tensor, item_features: torch.Tensor) -> torch.Tensor:
+        parts = [self.p(spec.I_ID)[item_idx]]
+        parts += [self.p(spec.I_FEATURE[n])[item_features[:, j]] for j, n in enumerate(spec.ITEM_FEATURES)]
+        x = _mlp(torch.cat(parts, dim=1), [(self.p(k), self.p(b)) for k, b in self.layers])
+        return _normalize(x) if self.l2_normalize else x
+
+
+def _weighted_mean(losses: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    return (losses * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+def full_softmax_loss(query, items, target, weight, temperature: float) -> torch.Tensor:
+    """Softmax over the whole catalog; item 0 (padding) is never a candidate."""
+    logits = ((query @ items.T) / temperature).index_fill(1, torch.tensor([0]), -1e9)
+    return _weighted_mean(nn.functional.cross_entropy(logits, target, reduction="none"), weight)
+
+
+def sampled_softmax_loss(query, item_vecs, target, log_q, weight, temperature: float) -> torch.Tensor:
+    """In-batch softmax: other rows' items are the negatives, logits corrected by -log Q(item);
+    the same item appearing twice in a batch is not its own negative."""
+    logits = (query @ item_vecs.T) / temperature - log_q[target][None, :]
+    same = (target[:, None] == target[None, :]) & ~torch.eye(len(target), dtype=torch.bool)
+    logits = logits.masked_fill(same, -1e9)
+    labels = torch.arange(len(target))
+    return _weighted_mean(nn.functional.cross_entropy(logits, labels, reduction="none"), weight)
+
+
+class Trainer:
+    """training.trainer.BackendTrainer for PyTorch."""
+
+    def __init__(self, model_config, train_config, params, item_features, item_log_q) -> None:
+        torch.set_num_threads(train_config.threads or os.cpu_count() or 1)
+        self.cfg, self.tcfg = model_config, train_config
+        self.query = QueryTower(model_config, params)
+        self.item = ItemTower(model_config, params)
+        self.features = torch.from_numpy(np.asarray(item_features, np.int64))
+        self.all_items = torch.arange(len(self.features))
+        self.log_q = torch.from_numpy(np.asarray(item_log_q, np.float32))
+        self.full = train_config.use_full_softmax(model_config.n_items)
+        self.optimizer = torch.optim.Adam(
+            [*self.query.parameters(), *self.item.parameters()],
+            lr=train_config.learning_rate,
+            betas=(train_config.adam_beta1, train_config.adam_beta2),
+            eps=train_config.adam_epsilon,
+            weight_decay=train_config.weight_decay,
+            foreach=True,
+        )
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        query = self.query(
+            *(torch.from_numpy(a) for a in (batch.hist_items, batch.hist_types, batch.user_idx))
+        )
+        target, weight = torch.from_numpy(batch.item_idx), torch.from_numpy(batch.weight)
+        if self.full:
+            items = self.item(self.all_items, self.features)
+            return full_softmax_loss(query, items, target, weight, self.cfg.temperature)
+        items = self.item(target, self.features[target])
+        return sampled_softmax_loss(query, items, target, self.log_q, weight, self.cfg.temperature)
+
+    def train_step(self, batch: Batch, learning_rate: float) -> float:
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(batch)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    @torch.no_grad()
+    def query_vectors(
+        self, hist_items: np.ndarray, hist_types: np.ndarray, user_idx: np.ndarray
+    ) -> np.ndarray:
+        args = (torch.from_numpy(np.asarray(a, np.int64)) for a in (hist_items, hist_types, user_idx))
+        return self.query(*args).numpy()
+
+    @torch.no_grad()
+    def item_vectors(self) -> np.ndarray:
+        return self.item(self.all_items, self.features).numpy()
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        towers = {**self.query.spec_params(), **self.item.spec_params()}
+        return {k: towers[k].detach().numpy().copy() for k in spec.param_shapes(self.cfg)}
+
+    @torch.no_grad()
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        for name, value in {**self.query.spec_params(), **self.item.spec_params()}.items():
+            value.copy_(torch.from_numpy(np.asarray(params[name], np.float32)))
+
+    def export_native(self, out_dir: Path) -> None:
+        """torch.export programs of both towers (dynamic batch and history length) + safetensors."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        batch, length, n = torch.export.Dim("batch"), torch.export.Dim("length"), torch.export.Dim("n")
+        example = (
+            torch.ones(2, 3, dtype=torch.int64),
+            torch.ones(2, 3, dtype=torch.int64),
+            torch.ones(2, dtype=torch.int64),
+        )
+        with torch.no_grad():
+            query = torch.export.export(
+                self.query.eval(),
+                example,
+                dynamic_shapes=({0: batch, 1: length}, {0: batch, 1: length}, {0: batch}),
+            )
+            item = torch.export.export(
+                self.item.eval(),
+                (self.all_items[:2].clone(), self.features[:2].clone()),
+                dynamic_shapes=({0: n}, {0: n}),
+            )
+        torch.export.save(query, out_dir / NATIVE_FILES[0])
+        torch.export.save(item, out_dir / NATIVE_FILES[1])
+        save_file(
+            {k: torch.from_numpy(v) for k, v in self.get_params().items()}, str(out_dir / NATIVE_FILES[2])
+        )
+
+
+class NativeModel:
+    """The exported towers loaded back (torch.export.load: no pickle of code)."""
+
+    def __init__(self, native_dir: Path) -> None:
+        self.query = torch.export.load(Path(native_dir) / NATIVE_FILES[0]).module()
+        self.item = torch.export.load(Path(native_dir) / NATIVE_FILES[1]).module()
+
+    @torch.no_grad()
+    def query_vectors(
+        self, hist_items: np.ndarray, hist_types: np.ndarray, user_idx: np.ndarray
+    ) -> np.ndarray:
+        args = (torch.from_numpy(np.asarray(a, np.int64)) for a in (hist_items, hist_types, user_idx))
+        return self.query(*args).numpy()
+
+    @torch.no_grad()
+    def item_vectors(self, item_features: np.ndarray) -> np.ndarray:
+        features = torch.from_numpy(np.asarray(item_features, np.int64))
+        return self.item(torch.arange(len(features)), features).numpy()
+
+
+def load_native(native_dir: Path) -> Any:
+    return NativeModel(native_dir)

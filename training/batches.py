@@ -1,0 +1,160 @@
+"""Framework-neutral training data: processed Parquet -> padded numpy arrays -> seeded `Batch`es.
+
+Both backends are fed the very same batches (same order, same user-id dropout draws), built here once
+in numpy; that is what makes the TensorFlow and PyTorch runs comparable step by step.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+# Processed-data column names (the contract between the Spark job and the trainers).
+USER_IDX, ITEM_IDX, WEIGHT = "user_idx", "item_idx", "weight"
+HIST_ITEMS, HIST_TYPES = "hist_items", "hist_types"
+ITEM_FEATURE_COLUMNS = ("category_idx", "brand_idx", "price_bucket")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One training step's input: query side (user, history) and target item with its weight."""
+
+    user_idx: np.ndarray  # int64 [B]
+    hist_items: np.ndarray  # int64 [B, L], newest first, 0 = padding
+    hist_types: np.ndarray  # int64 [B, L]
+    item_idx: np.ndarray  # int64 [B]
+    weight: np.ndarray  # float32 [B]
+
+    def __len__(self) -> int:
+        return len(self.item_idx)
+
+
+@dataclass(frozen=True)
+class Examples:
+    """Every (user, item) row of one split, histories padded to max_history."""
+
+    user_idx: np.ndarray
+    hist_items: np.ndarray
+    hist_types: np.ndarray
+    item_idx: np.ndarray
+    weight: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.item_idx)
+
+    def take(self, rows: np.ndarray) -> Batch:
+        return Batch(
+            self.user_idx[rows],
+            self.hist_items[rows],
+            self.hist_types[rows],
+            self.item_idx[rows],
+            self.weight[rows],
+        )
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the item tower and the serving artifact need about items and users, indexed by *_idx."""
+
+    item_features: np.ndarray  # int64 [n_items, 3]: category, brand, price bucket (row 0 = padding)
+    item_ids: list[str]
+    item_categories: list[str | None]
+    item_popularity: np.ndarray  # int64 [n_items]
+    user_ids: list[str]
+
+
+def read_manifest(processed_dir: Path) -> dict[str, Any]:
+    """The processed snapshot's manifest.json, with a clear error when preprocessing has not run."""
+    path = Path(processed_dir) / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run the preprocessing first (make preprocess)")
+    return json.loads(path.read_text())
+
+
+def vocab_sizes(manifest: dict[str, Any]) -> dict[str, int]:
+    """n_users, n_items, n_categories, n_brands, n_price_buckets (each counting row 0)."""
+    source = manifest.get("vocab", manifest)
+    keys = ("n_users", "n_items", "n_categories", "n_brands", "n_price_buckets")
+    return {k: int(source[k]) for k in keys}
+
+
+def pad_list_column(column: pa.ChunkedArray | pa.Array, max_len: int) -> np.ndarray:
+    """A list<int> column as an int64 [rows, max_len] array, right-padded with 0, truncated."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if isinstance(array, pa.ChunkedArray):  # combine_chunks of a list column may still be chunked
+        array = pa.concat_arrays(array.chunks) if array.num_chunks else pa.array([], array.type)
+    offsets = array.offsets.to_numpy().astype(np.int64)
+    values = array.flatten().to_numpy(zero_copy_only=False).astype(np.int64)
+    offsets -= offsets[0]
+    lengths = np.minimum(np.diff(offsets), max_len)
+    out = np.zeros((len(array), max_len), np.int64)
+    rows = np.repeat(np.arange(len(array)), lengths)
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    pos = np.arange(lengths.sum()) - starts
+    out[rows, pos] = values[np.repeat(offsets[:-1], lengths) + pos]
+    return out
+
+
+def load_examples(processed_dir: Path, split: str, max_history: int) -> Examples:
+    """Read `<processed_dir>/<split>/` (Parquet dataset) into padded numpy arrays."""
+    path = Path(processed_dir) / split
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: the processed data has no {split!r} split")
+    table = pq.read_table(path, columns=[USER_IDX, ITEM_IDX, WEIGHT, HIST_ITEMS, HIST_TYPES])
+    return Examples(
+        user_idx=table[USER_IDX].to_numpy().astype(np.int64),
+        hist_items=pad_list_column(table[HIST_ITEMS], max_history),
+        hist_types=pad_list_column(table[HIST_TYPES], max_history),
+        item_idx=table[ITEM_IDX].to_numpy().astype(np.int64),
+        weight=table[WEIGHT].to_numpy().astype(np.float32),
+    )
+
+
+def load_catalog(processed_dir: Path, n_items: int, n_users: int) -> Catalog:
+    """Item features and ids (items.parquet) and user ids (vocab/users.parquet), indexed by *_idx."""
+    processed_dir = Path(processed_dir)
+    items = pq.read_table(processed_dir / "items.parquet").to_pandas()
+    idx = items["item_idx"].to_numpy(np.int64)
+    if len(idx) and (idx.min() < 1 or idx.max() >= n_items):
+        raise ValueError(f"items.parquet has item_idx outside 1..{n_items - 1}")
+    features = np.zeros((n_items, len(ITEM_FEATURE_COLUMNS)), np.int64)
+    features[idx] = items[list(ITEM_FEATURE_COLUMNS)].fillna(0).to_numpy(np.int64)
+    item_ids, categories = [""] * n_items, [None] * n_items
+    popularity = np.zeros(n_items, np.int64)
+    popularity[idx] = items["popularity"].fillna(0).to_numpy(np.int64)
+    for i, item_id, cat in zip(idx, items["item_id"], items["category"], strict=True):
+        item_ids[i], categories[i] = str(item_id), (None if cat is None or cat != cat else str(cat))
+    users = pq.read_table(processed_dir / "vocab" / "users.parquet").to_pandas()
+    user_ids = [""] * n_users
+    for i, user_id in zip(users["user_idx"].to_numpy(np.int64), users["user_id"], strict=True):
+        user_ids[i] = str(user_id)
+    return Catalog(features, item_ids, categories, popularity, user_ids)
+
+
+def iter_batches(
+    examples: Examples,
+    batch_size: int,
+    rng: np.random.Generator,
+    user_dropout: float = 0.0,
+    history_dropout: float = 0.0,
+) -> Iterator[Batch]:
+    """One epoch of shuffled batches. User ids are dropped to 0 (the unknown-user row) with
+    probability user_dropout, history entries with history_dropout, all from `rng`, so a given seed
+    yields the same batches for every backend."""
+    order = rng.permutation(len(examples))
+    for start in range(0, len(order), batch_size):
+        batch = examples.take(order[start : start + batch_size])
+        user, items, types = batch.user_idx, batch.hist_items, batch.hist_types
+        if user_dropout > 0:
+            user = np.where(rng.random(len(user)) < user_dropout, 0, user)
+        if history_dropout > 0:
+            keep = rng.random(items.shape) >= history_dropout
+            items, types = items * keep, types * keep
+        yield Batch(user, items, types, batch.item_idx, batch.weight)
