@@ -174,11 +174,12 @@ class Trainer:
         """torch.export programs of both towers (dynamic batch and history length) + safetensors."""
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        batch, length, n = torch.export.Dim("batch"), torch.export.Dim("length"), torch.export.Dim("n")
-        example = (
-            torch.ones(2, 3, dtype=torch.int64),
-            torch.ones(2, 3, dtype=torch.int64),
-            torch.ones(2, dtype=torch.int64),
+        length_max = self.cfg.max_history
+        batch, n = torch.export.Dim("batch"), torch.export.Dim("n")
+        length = torch.export.Dim("length", max=length_max)
+        # Distinct tensors: export would treat one tensor passed twice as a single aliased input.
+        example = tuple(
+            torch.ones(shape, dtype=torch.int64) for shape in ((2, length_max), (2, length_max), (2,))
         )
         with torch.no_grad():
             query = torch.export.export(

@@ -1,0 +1,57 @@
+"""Choosing a backend imports only its framework (checked in a fresh interpreter via sys.modules)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.training.processed_data import write_processed
+from training.trainer import BACKENDS
+
+REPO = Path(__file__).resolve().parents[2]
+OTHER = {"pytorch": "tensorflow", "tensorflow": "torch"}
+OWN = {"pytorch": "torch", "tensorflow": "tensorflow"}
+
+PROBE = """
+import json, sys
+from infra.config import load_settings
+from training.trainer import train
+train(load_settings(var_dir=sys.argv[2]), sys.argv[1], epochs=1, embedding_dim=4, feature_dim=2,
+      query_hidden=(4,), item_hidden=(4,), output_dim=4, publish=False)
+print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_training_one_backend_never_imports_the_other(tmp_path: Path, backend: str):
+    write_processed(tmp_path / "var" / "data" / "processed", n_users=10, per_user=4)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, backend, str(tmp_path / "var")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    modules = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert OWN[backend] in modules
+    assert OTHER[backend] not in modules
+
+
+def test_cli_help_imports_no_framework():
+    code = "import sys; from training.train import parse_args; print('torch' in sys.modules, 'tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+    help_text = subprocess.run(
+        [sys.executable, "-m", "training.train", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "--backend" in help_text and "pytorch" in help_text

@@ -1,0 +1,98 @@
+"""The registry: publish -> load back round trip, version naming, the atomic `current` pointer, and a
+version that fails validation never becomes current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from infra.config import Settings
+from tests.training.processed_data import write_processed
+from training import model_spec as spec
+from training import registry
+from training.batches import load_catalog
+from training.trainer import TrainConfig, make_trainer, model_config_for
+
+TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (8,), "item_hidden": (8,), "output_dim": 8}
+
+
+def _publish(settings: Settings, backend: str = "pytorch", trainer=None) -> tuple[str, object]:
+    manifest = write_processed(settings.processed_dir)
+    tcfg = TrainConfig(**TINY)
+    mcfg = model_config_for(manifest, tcfg)
+    catalog = load_catalog(settings.processed_dir, mcfg.n_items, mcfg.n_users)
+    trainer = trainer or make_trainer(
+        backend,
+        mcfg,
+        tcfg,
+        item_features=catalog.item_features,
+        item_log_q=np.zeros(mcfg.n_items, np.float32),
+    )
+    version = registry.publish(
+        settings,
+        backend,
+        trainer,
+        model_config=mcfg,
+        train_config=tcfg,
+        catalog=catalog,
+        manifest=manifest,
+        metrics={"valid_ndcg@10": 0.5},
+    )
+    return version, trainer
+
+
+def test_publish_round_trip(settings: Settings):
+    assert registry.current_version(settings.registry_dir) is None
+    version, trainer = _publish(settings)
+    assert version == "v00001-pytorch" == registry.current_version(settings.registry_dir)
+    serving = settings.registry_dir / "versions" / version / "serving"
+    manifest = json.loads((serving / "manifest.json").read_text())
+    assert manifest["format"] == "streamrec-serving" and manifest["version"] == version
+    assert manifest["snapshot_id"].startswith("synthetic") and manifest["train_config"]["embedding_dim"] == 8
+    cfg, params, items = registry.read_serving(serving)
+    assert set(params) == {k for k in spec.param_shapes(cfg) if k.startswith("query.")}
+    np.testing.assert_allclose(items, trainer.item_vectors(), atol=1e-6)
+    item_json = json.loads((serving / "items.json").read_text())
+    assert item_json["item_id"][0] == "" and item_json["item_id"][1] == "i1" and len(items) == cfg.n_items
+    assert json.loads((serving / "users.json").read_text())["user_id"][:2] == ["", "u1"]
+    native = load_file(str(serving.parent / "native" / "params.safetensors"))
+    assert set(native) == set(spec.param_shapes(cfg))
+    assert not [p for p in (settings.registry_dir / "versions").iterdir() if p.name.startswith(".")]
+
+
+def test_versions_count_up_across_backends(settings: Settings):
+    first, _ = _publish(settings, "pytorch")
+    second, _ = _publish(settings, "tensorflow")
+    assert (
+        registry.list_versions(settings.registry_dir)
+        == [first, second]
+        == ["v00001-pytorch", "v00002-tensorflow"]
+    )
+    assert registry.current_version(settings.registry_dir) == second
+    registry.set_current(settings.registry_dir, first)
+    assert registry.current_version(settings.registry_dir) == first
+    with pytest.raises(registry.RegistryError):
+        registry.set_current(settings.registry_dir, "v00009-pytorch")
+
+
+def test_a_version_that_fails_validation_never_becomes_current(settings: Settings, monkeypatch):
+    first, trainer = _publish(settings)
+    honest = trainer.item_vectors
+    monkeypatch.setattr(trainer, "item_vectors", lambda: honest() + 1.0)  # serving would disagree with native
+    with pytest.raises(registry.RegistryError, match="differ"):
+        _publish(settings, trainer=trainer)
+    assert registry.current_version(settings.registry_dir) == first
+    assert registry.list_versions(settings.registry_dir) == [first]
+    assert not [p for p in (settings.registry_dir / "versions").iterdir() if p.name.startswith(".")]
+
+
+def test_tampered_artifact_is_refused(settings: Settings):
+    version, _ = _publish(settings)
+    serving: Path = settings.registry_dir / "versions" / version / "serving"
+    (serving / "users.json").write_text('{"user_id": ["", "mallory"]}')
+    with pytest.raises(registry.RegistryError, match="sha256"):
+        registry.read_serving(serving)

@@ -1,0 +1,85 @@
+"""The trainer contract, for both backends: the loss falls, the model beats most-popular on learnable
+data, the run publishes a version, and a seed makes a run repeatable."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from infra.config import Settings
+from tests.training.processed_data import write_processed
+from training import model_spec as spec
+from training.batches import load_examples
+from training.registry import current_version, read_serving
+from training.trainer import TrainConfig, train
+
+BACKENDS = ["pytorch", "tensorflow"]
+TINY = {"embedding_dim": 16, "feature_dim": 4, "query_hidden": (32,), "item_hidden": (32,), "output_dim": 16}
+
+
+def _recall_at_10(scores: np.ndarray, seen: np.ndarray, target: np.ndarray) -> float:
+    scores = scores.copy()
+    scores[:, 0] = -np.inf
+    np.put_along_axis(scores, seen, -np.inf, axis=1)
+    top = np.argsort(-scores, axis=1)[:, :10]
+    return float(np.mean([t in row for t, row in zip(target, top, strict=True)]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_learns_and_beats_most_popular(settings: Settings, backend: str):
+    write_processed(settings.processed_dir)
+    result = train(
+        settings, backend, epochs=12, batch_size=32, learning_rate=0.01, early_stopping_patience=0, **TINY
+    )
+    assert result.losses[-1] < 0.8 * result.losses[0]
+    assert result.version == current_version(settings.registry_dir) and result.version.endswith(backend)
+    assert len(result.seconds_per_epoch) == 12
+    cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
+    test = load_examples(settings.processed_dir, "test", cfg.max_history)
+    model = spec.scores(
+        spec.query_embedding(params, cfg, test.hist_items, test.hist_types, test.user_idx), items, cfg
+    )
+    train_rows = load_examples(settings.processed_dir, "train", cfg.max_history)
+    popularity = np.bincount(train_rows.item_idx, minlength=cfg.n_items).astype(float)
+    popular = np.tile(popularity, (len(test), 1))
+    seen = test.hist_items  # the user's train items (padding 0 is excluded anyway)
+    model_recall = _recall_at_10(model, seen, test.item_idx)
+    popular_recall = _recall_at_10(popular, seen, test.item_idx)
+    assert model_recall > popular_recall + 0.1, (model_recall, popular_recall)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_seed_makes_a_run_repeatable(settings: Settings, backend: str):
+    write_processed(settings.processed_dir, n_users=20, per_user=5)
+    runs = [
+        train(settings, backend, epochs=2, publish=False, loss="sampled", **TINY).losses for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert all(np.isfinite(runs[0]))
+
+
+def test_config_file_then_overrides(tmp_path):
+    path = tmp_path / "recsys.toml"
+    path.write_text('[train]\nepochs = 3\nloss = "sampled"\nquery_hidden = [8, 4]\n')
+    cfg = TrainConfig.load(path, epochs=5)
+    assert (cfg.epochs, cfg.loss, cfg.query_hidden) == (5, "sampled", (8, 4))
+    assert cfg.use_full_softmax(10) is False
+    assert TrainConfig.load(path, loss="auto").use_full_softmax(10)
+
+
+@pytest.mark.parametrize("bad", [{"loss": "nope"}, {"epochs": 0}, {"not_a_setting": 1}])
+def test_bad_config_is_a_clear_error(tmp_path, bad):
+    with pytest.raises(ValueError):
+        TrainConfig.load(tmp_path / "missing.toml", **bad)
+
+
+def test_missing_processed_data_is_a_clear_error(settings: Settings):
+    with pytest.raises(FileNotFoundError, match="preprocessing"):
+        train(settings, "pytorch", epochs=1)
+
+
+def test_cosine_schedule_ends_near_zero():
+    cfg = TrainConfig(schedule="cosine", warmup_steps=2, learning_rate=1.0)
+    rates = [cfg.learning_rate_at(s, 10) for s in range(10)]
+    assert rates[0] == 0.5 and rates[1] == 1.0 and rates[-1] < 0.05
