@@ -147,7 +147,7 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """One epoch of shuffled batches. User ids are dropped to 0 (the unknown-user row) with
     probability user_dropout, history entries with history_dropout, all from `rng`, so a given seed
-    yields the same batches for every backend."""
+    yields the same batches for every backend. Histories are cut to the batch's longest."""
     order = rng.permutation(len(examples))
     for start in range(0, len(order), batch_size):
         batch = examples.take(order[start : start + batch_size])
@@ -157,4 +157,14 @@ def iter_batches(
         if history_dropout > 0:
             keep = rng.random(items.shape) >= history_dropout
             items, types = items * keep, types * keep
-        yield Batch(user, items, types, batch.item_idx, batch.weight)
+        width = trimmed_width(items)
+        yield Batch(user, items[:, :width], types[:, :width], batch.item_idx, batch.weight)
+
+
+def trimmed_width(hist_items: np.ndarray) -> int:
+    """Columns up to the last non-padding one: trailing all-padding columns are masked out by the
+    model anyway, and dropping them saves most of the pooling work on short histories."""
+    used = np.flatnonzero((hist_items > 0).any(axis=0))
+    width = int(used[-1]) + 1 if len(used) else 1
+    # Rounded up to a multiple of 8 so a compiled (XLA) step sees only a handful of shapes.
+    return min(hist_items.shape[1], -(-width // 8) * 8)

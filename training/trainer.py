@@ -71,6 +71,7 @@ class TrainConfig:
     early_stopping_patience: int = 3
     eval_k: int = 10
     threads: int = 0  # 0 = every core
+    xla: bool = True  # TensorFlow: compile the train step with XLA (PyTorch ignores it)
 
     def __post_init__(self) -> None:
         for key in ("query_hidden", "item_hidden"):

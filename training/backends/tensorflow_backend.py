@@ -1,7 +1,8 @@
 """The model of training/model_spec.py in TensorFlow: two towers, the losses, one Adam step, export.
 
-Adam is written out (the update torch.optim.Adam makes, epsilon outside the bias-corrected square
-root, coupled L2) because Keras places epsilon differently; that keeps both backends step-for-step equal.
+Adam is torch.optim.Adam's update (epsilon outside the bias-corrected square root, coupled L2) run
+through TF's fused Adam kernel, not Keras' Adam, which places epsilon differently; that keeps both
+backends step-for-step equal.
 Native export: one SavedModel with `query` and `items` signatures, plus all weights as safetensors.
 """
 
@@ -60,7 +61,7 @@ class Towers(tf.Module):
         logits = tf.gather(p[spec.Q_TYPE_LOGIT], hist_types) + positions[None, :]
         weights = tf.nn.softmax(tf.where(mask, logits, -1e9), axis=1) * tf.cast(mask, tf.float32)
         weights = weights / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-12)
-        pooled = tf.einsum("bl,bld->bd", weights, tf.gather(p[spec.Q_HISTORY], hist_items))
+        pooled = tf.reduce_sum(weights[:, :, None] * tf.gather(p[spec.Q_HISTORY], hist_items), axis=1)
         x = tf.concat([pooled, tf.gather(p[spec.Q_USER], user_idx)], axis=1)
         x = _mlp(x, [(p[k], p[b]) for k, b in self.query_layers])
         return _normalize(x) if self.l2_normalize else x
@@ -123,7 +124,7 @@ class Trainer:
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.t = tf.Variable(0.0, trainable=False)
-        self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._step = tf.function(self._train_step, reduce_retracing=True, jit_compile=train_config.xla)
 
     def _loss(self, hist_items, hist_types, user_idx, target, weight) -> tf.Tensor:
         query = self.towers.query_tower(hist_items, hist_types, user_idx)
@@ -141,6 +142,8 @@ class Trainer:
         return loss
 
     def _adam(self, grads: list[Any], lr: tf.Tensor) -> None:
+        """torch.optim.Adam's update through TF's fused kernel: ResourceApplyAdam puts epsilon outside
+        the uncorrected sqrt(v); scaling it by sqrt(1 - beta2^t) gives torch's placement exactly."""
         b1, b2, eps, wd = (
             self.tcfg.adam_beta1,
             self.tcfg.adam_beta2,
@@ -148,15 +151,24 @@ class Trainer:
             self.tcfg.weight_decay,
         )
         t = self.t.assign_add(1.0)
-        step_size = lr / (1.0 - tf.pow(b1, t))
-        root_bias2 = tf.sqrt(1.0 - tf.pow(b2, t))
+        b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
+        epsilon = eps * tf.sqrt(1.0 - b2_power)
         for var, grad, m, v in zip(self.variables, grads, self.m, self.v, strict=True):
             g = tf.convert_to_tensor(grad)
             if wd:
                 g = g + wd * var
-            m.assign(b1 * m + (1.0 - b1) * g)
-            v.assign(b2 * v + (1.0 - b2) * tf.square(g))
-            var.assign_sub(step_size * m / (tf.sqrt(v) / root_bias2 + eps))
+            tf.raw_ops.ResourceApplyAdam(
+                var=var.handle,
+                m=m.handle,
+                v=v.handle,
+                beta1_power=b1_power,
+                beta2_power=b2_power,
+                lr=lr,
+                beta1=tf.constant(b1, tf.float32),
+                beta2=tf.constant(b2, tf.float32),
+                epsilon=epsilon,
+                grad=g,
+            )
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         loss = self._step(

@@ -1,0 +1,79 @@
+"""Seconds per training epoch on 1M synthetic interactions, TensorFlow and PyTorch side by side.
+
+Data: the processed-data format (tests/training/processed_data.py), 50k users x 20 interactions
+(1M train rows), 20k items in 50 categories, max_history 50 (histories here reach 19 items);
+default TrainConfig (64-d, batch 1024; 20k items > full_softmax_max_items, so in-batch sampled softmax).
+An epoch includes everything the loop does per step (batching, tracing/compiling on first use).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.training.processed_data import write_processed
+from training.batches import iter_batches, load_catalog, load_examples
+from training.trainer import TrainConfig, item_log_q, make_trainer, model_config_for
+
+GOAL_SECONDS = 20.0
+GOAL_RATIO = 2.0
+SHAPE = {"n_users": 50_000, "n_items": 20_000, "n_categories": 50, "per_user": 22, "max_history": 50}
+
+
+def _epoch_seconds(backend: str, data: Path, manifest: dict, cfg: TrainConfig) -> tuple[float, float]:
+    model = model_config_for(manifest, cfg)
+    examples = load_examples(data, "train", model.max_history)
+    catalog = load_catalog(data, model.n_items, model.n_users)
+    trainer = make_trainer(
+        backend,
+        model,
+        cfg,
+        item_features=catalog.item_features,
+        item_log_q=item_log_q(catalog.item_popularity),
+    )
+    rng = np.random.default_rng(cfg.seed)
+    started, losses = time.perf_counter(), []
+    for batch in iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout):
+        losses.append(trainer.train_step(batch, cfg.learning_rate))
+    return time.perf_counter() - started, float(np.mean(losses))
+
+
+def _row(measure: str, value: float, unit: str, goal: str, ok: bool) -> dict:
+    return {
+        "measure": measure,
+        "value": round(value, 2),
+        "unit": unit,
+        "goal": goal,
+        "verdict": "PASS" if ok else "FAIL",
+    }
+
+
+def run() -> list[dict]:
+    cfg = TrainConfig.load()
+    with tempfile.TemporaryDirectory() as tmp:
+        manifest = write_processed(Path(tmp), **SHAPE)
+        seconds = {}
+        for backend in ("tensorflow", "pytorch"):
+            seconds[backend], loss = _epoch_seconds(backend, Path(tmp), manifest, cfg)
+            print(f"   {backend}: {seconds[backend]:.1f} s/epoch, mean loss {loss:.3f}", flush=True)
+    ratio = max(seconds.values()) / min(seconds.values())
+    load = os.getloadavg()[0]
+    rows = [
+        _row(f"{b} seconds per epoch (1M interactions)", s, "s", f"<= {GOAL_SECONDS:g}", s <= GOAL_SECONDS)
+        for b, s in seconds.items()
+    ]
+    rows.append(_row("slower / faster backend", ratio, "x", f"<= {GOAL_RATIO:g}", ratio <= GOAL_RATIO))
+    rows.append(
+        {
+            "measure": "load average (1 min) at the end",
+            "value": round(load, 2),
+            "unit": "",
+            "goal": "",
+            "verdict": "info",
+        }
+    )
+    return rows
