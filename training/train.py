@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 
 from infra.config import load_settings
 from training.trainer import BACKENDS, train
@@ -45,7 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(args.config)
     if args.config:
         overrides["config_path"] = args.config
-    result = train(settings, args.backend, publish=not args.no_publish, **overrides)
+    try:
+        result = train(settings, args.backend, publish=not args.no_publish, **overrides)
+    except (FileNotFoundError, ValueError) as exc:  # missing data or bad settings: say so, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     summary = {
         "version": result.version,
         "backend": result.backend,

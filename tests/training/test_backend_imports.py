@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,46 @@ def test_cli_help_imports_no_framework():
         check=True,
     ).stdout
     assert "--backend" in help_text and "pytorch" in help_text
+
+
+@pytest.mark.slow
+def test_cli_trains_and_publishes(tmp_path: Path):
+    write_processed(tmp_path / "var" / "data" / "processed", n_users=10, per_user=4)
+    env = {
+        **os.environ,
+        "RECSYS_VAR_DIR": str(tmp_path / "var"),
+        "RECSYS_CONFIG": str(tmp_path / "none.toml"),
+    }
+    args = [
+        "--backend",
+        "pytorch",
+        "--epochs",
+        "2",
+        "--embedding-dim",
+        "4",
+        "--query-hidden",
+        "8,4",
+        "--output-dim",
+        "4",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-m", "training.train", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    summary = json.loads(out.stdout[out.stdout.index("{") :])
+    assert summary["version"] == "v00001-pytorch" and len(summary["seconds_per_epoch"]) == 2
+    assert (tmp_path / "var" / "models" / "registry" / "current").read_text().strip() == "v00001-pytorch"
+    bad = subprocess.run(
+        [sys.executable, "-m", "training.train", "--backend", "pytorch"],
+        cwd=REPO,
+        env={**env, "RECSYS_VAR_DIR": str(tmp_path / "empty")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error:") and "preprocessing" in bad.stderr

@@ -3,6 +3,9 @@ data, the run publishes a version, and a seed makes a run repeatable."""
 
 from __future__ import annotations
 
+import sys
+import types
+
 import numpy as np
 import pytest
 
@@ -83,3 +86,40 @@ def test_cosine_schedule_ends_near_zero():
     cfg = TrainConfig(schedule="cosine", warmup_steps=2, learning_rate=1.0)
     rates = [cfg.learning_rate_at(s, 10) for s in range(10)]
     assert rates[0] == 0.5 and rates[1] == 1.0 and rates[-1] < 0.05
+
+
+class _ScriptedEvaluation(types.ModuleType):
+    """Stands in for training.evaluate (the evaluation engineer's module, same API) so the loop's
+    early stopping can be driven: validation NDCG follows a script; scores seen are recorded."""
+
+    def __init__(self, processed_dir, ndcg: list[float]) -> None:
+        super().__init__("training.evaluate")
+        self.ndcg, self.valid_scores = list(ndcg), []
+
+    def load_eval_set(self, processed_dir, split: str):
+        return load_examples(processed_dir, split, 10)
+
+    def evaluate_scores(self, score_fn, eval_set, k: int = 10) -> dict[str, float]:
+        scores = score_fn(np.arange(len(eval_set.user_idx)))
+        assert scores.shape == (len(eval_set.user_idx), 49)
+        if len(self.ndcg) > 0:  # validation calls come first, then one test call
+            self.valid_scores.append(scores)
+            return {f"ndcg@{k}": self.ndcg.pop(0), f"recall@{k}": 0.0}
+        return {f"ndcg@{k}": -1.0}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, monkeypatch):
+    write_processed(settings.processed_dir)
+    evaluation = _ScriptedEvaluation(settings.processed_dir, [0.1, 0.5, 0.2, 0.3])
+    monkeypatch.setitem(sys.modules, "training.evaluate", evaluation)
+    result = train(settings, backend, epochs=5, early_stopping_patience=2, batch_size=64, **TINY)
+    assert (result.best_epoch, len(result.losses)) == (2, 4)
+    assert result.metrics["valid_ndcg@10"] == 0.5 and result.metrics["test_ndcg@10"] == -1.0
+    cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
+    valid = load_examples(settings.processed_dir, "valid", cfg.max_history)
+    served = spec.scores(
+        spec.query_embedding(params, cfg, valid.hist_items, valid.hist_types, valid.user_idx), items, cfg
+    )
+    np.testing.assert_allclose(served, evaluation.valid_scores[1], atol=1e-4)  # epoch 2's weights
+    assert not np.allclose(served, evaluation.valid_scores[3], atol=1e-4)
