@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.training.processed_data import write_processed
+from training import model_spec as spec
 from training.batches import iter_batches, load_catalog, load_examples
 from training.trainer import TrainConfig, item_log_q, make_trainer, model_config_for
 
@@ -59,3 +60,25 @@ def test_batches_repeat_with_the_seed(tmp_path: Path):
     )
     dropped = np.concatenate([b.user_idx for b in first]) == 0
     assert 0.3 < dropped.mean() < 0.7  # the unknown-user row gets trained
+
+
+@pytest.mark.slow
+def test_full_runs_agree(settings):
+    """After whole training runs on the same data the backends' losses and served scores agree
+    (tolerances: 1e-3 relative on epoch losses, 1e-2 absolute on scores after 8 epochs)."""
+    from training.registry import read_serving
+    from training.trainer import train
+
+    write_processed(settings.processed_dir)
+    runs = {
+        b: train(settings, b, epochs=8, batch_size=32, learning_rate=0.01, **TINY)
+        for b in ("pytorch", "tensorflow")
+    }
+    np.testing.assert_allclose(runs["tensorflow"].losses, runs["pytorch"].losses, rtol=1e-3)
+    served = {}
+    for backend, result in runs.items():
+        cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
+        rows = load_examples(settings.processed_dir, "test", cfg.max_history)
+        query = spec.query_embedding(params, cfg, rows.hist_items, rows.hist_types, rows.user_idx)
+        served[backend] = spec.scores(query, items, cfg)
+    np.testing.assert_allclose(served["tensorflow"], served["pytorch"], atol=1e-2)
