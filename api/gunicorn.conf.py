@@ -1,0 +1,33 @@
+"""gunicorn settings from infra.config (api_host, api_port, api_workers) and multiprocess metrics.
+
+PROMETHEUS_MULTIPROC_DIR is set here, before any worker imports prometheus_client, and emptied at
+start so samples from a previous run never leak into this one.
+"""
+
+import os
+import shutil
+
+from infra.config import load_settings
+
+_settings = load_settings()
+bind = f"{_settings.api_host}:{_settings.api_port}"
+workers = _settings.api_workers
+threads = int(os.environ.get("RECSYS_API_THREADS", "4"))
+worker_class = "gthread"
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
+accesslog = None
+
+_metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.run_dir / "prometheus"))
+
+
+def on_starting(server):
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,87 @@
+"""Prometheus metrics, safe under gunicorn's worker processes.
+
+When PROMETHEUS_MULTIPROC_DIR is set (api/gunicorn.conf.py sets it before the app is imported), each
+worker writes its samples to files there and `/metrics` aggregates them all; otherwise the default
+in-process registry is used (tests, flask run).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUEST_SECONDS = Histogram(
+    "api_request_seconds",
+    "Request latency by endpoint",
+    ["endpoint", "method", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+RECOMMENDATIONS = Counter(
+    "recommendations_served_total",
+    "Recommendation responses by strategy; fallback rate = strategy!=personalized / all",
+    ["strategy"],
+)
+EVENTS_ACCEPTED = Counter("events_accepted_total", "Events accepted by POST /events")
+MODEL_VERSION = Gauge(
+    "model_version_info",
+    "1 for the model version being served",
+    ["version", "backend"],
+    multiprocess_mode="livemax",
+)
+MODELS_REFUSED = Counter("model_versions_refused_total", "Registry versions refused as corrupt or incomplete")
+STORE_LAG = Gauge(
+    "online_store_consumer_lag", "Kafka records the store consumer is behind", multiprocess_mode="livemax"
+)
+
+bp = Blueprint("metrics", __name__)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    lag = current_app.extensions["services"].store_lag()
+    if lag is not None:
+        STORE_LAG.set(lag)
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def model_changed(old: tuple[str, str] | None, new: tuple[str, str]) -> None:
+    """Move the version gauge from the old label set to the new one."""
+    if old is not None:
+        MODEL_VERSION.labels(*old).set(0)
+    MODEL_VERSION.labels(*new).set(1)
+
+
+def init_app(app: Flask) -> None:
+    """Time every request by its endpoint (the route rule, so ids never explode label cardinality)."""
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def _start() -> None:
+        g._started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.get("_started")
+        if started is not None:
+            endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+            REQUEST_SECONDS.labels(endpoint, request.method, str(response.status_code)).observe(
+                time.perf_counter() - started
+            )
+        return response

@@ -1,0 +1,88 @@
+"""POST /events: one event or a list, all or nothing.
+
+The rule: every event is validated first; if any is invalid the answer is 400 with a reason per
+invalid event and NOTHING is produced or stored. Valid batches are produced to Kafka (acks=all) and
+each send is awaited; only when all are acknowledged are they written to the online store and 202
+returned with the count and the event ids. If the broker is unreachable or any send fails, the answer
+is 503 and nothing is stored; some events may already sit in Kafka, which is harmless because every
+consumer is idempotent by event_id: clients that set `event_id` themselves can retry the same body
+safely (ids assigned by the API differ on a retry).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, jsonify, request
+from kafka.errors import KafkaError
+
+from api import metrics
+from api.errors import ApiError
+from api.services import services
+from ingest.schema import Event, EventError, encode_event, validate_event
+
+log = logging.getLogger(__name__)
+bp = Blueprint("events", __name__)
+MAX_EVENTS_PER_REQUEST = 1000
+
+
+def _parse() -> list:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", "POST /events takes Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+    raw = body if isinstance(body, list) else [body]
+    if not raw:
+        raise ApiError(400, "invalid_events", "the list of events is empty")
+    if len(raw) > MAX_EVENTS_PER_REQUEST:
+        raise ApiError(400, "too_many_events", f"at most {MAX_EVENTS_PER_REQUEST} events per request")
+    return raw
+
+
+def _validate(raw: list, max_bytes: int) -> tuple[list[Event], list[bytes]]:
+    events, payloads, errors = [], [], []
+    for i, item in enumerate(raw):
+        try:
+            event = validate_event(item)
+            payloads.append(encode_event(event, max_bytes))
+            events.append(event)
+        except EventError as exc:
+            errors.append({"index": i, "reason": str(exc)})
+    if errors:
+        raise ApiError(
+            400, "invalid_events", f"{len(errors)} of {len(raw)} events are invalid; none accepted", errors
+        )
+    return events, payloads
+
+
+def _produce(events: list[Event], payloads: list[bytes]) -> None:
+    svc = services()
+    try:
+        producer = svc.producer()
+        futures = [
+            producer.send(svc.settings.events_topic, key=e.user_id.encode(), value=p)
+            for e, p in zip(events, payloads, strict=True)
+        ]
+        producer.flush(timeout=svc.produce_timeout)
+        for future in futures:
+            future.get(timeout=svc.produce_timeout)
+    except (KafkaError, TimeoutError, OSError) as exc:
+        svc.drop_producer()
+        log.warning("events not accepted, broker unavailable: %s", exc)
+        raise ApiError(
+            503,
+            "broker_unavailable",
+            "the event broker did not acknowledge the events; none accepted, retry with the same event_ids",
+            {"reason": type(exc).__name__},
+        ) from exc
+
+
+@bp.post("/events")
+def post_events():
+    svc = services()
+    events, payloads = _validate(_parse(), svc.settings.max_event_bytes)
+    _produce(events, payloads)
+    svc.store.add_events(events)
+    metrics.EVENTS_ACCEPTED.inc(len(events))
+    return jsonify({"accepted": len(events), "event_ids": [e.event_id for e in events]}), 202

@@ -1,0 +1,46 @@
+"""Top-K retrieval behind a small interface: exact (BLAS matmul + argpartition) by default; an
+approximate index for large catalogs can implement the same `Retriever` protocol."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class Retriever(Protocol):
+    def top_k(
+        self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(item indices, scores) of the k best items for one query vector, best first."""
+        ...
+
+
+class ExactIndex:
+    """Scores every item with one matrix-vector product. Row 0 (padding) is never returned."""
+
+    def __init__(self, item_embeddings: np.ndarray, temperature: float = 1.0) -> None:
+        self.items = np.ascontiguousarray(item_embeddings, np.float32)
+        self.temperature = float(temperature)
+
+    def scores(self, query: np.ndarray) -> np.ndarray:
+        return (self.items @ np.asarray(query, np.float32)) / self.temperature
+
+    def top_k(
+        self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """exclude: boolean mask [n_items] of items never to return (seen, purchased, filtered)."""
+        scores = self.scores(query)
+        scores[0] = -np.inf
+        if exclude is not None:
+            scores[exclude] = -np.inf
+        return top_k_of(scores, k)
+
+
+def top_k_of(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k largest finite scores, best first (fewer when fewer are finite)."""
+    k = min(k, scores.shape[0])
+    part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    order = part[np.argsort(-scores[part], kind="stable")]
+    order = order[np.isfinite(scores[order])]
+    return order, scores[order]
