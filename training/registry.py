@@ -7,7 +7,6 @@ pointer that moves only after the new version has been loaded back and checked.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
 
 from infra.config import Settings
+from serving.artifact import load_serving_artifact, write_serving_artifact
 from training import model_spec as spec
 from training.batches import Catalog
 
 VERSION_RE = re.compile(r"^v(\d{5})-([a-z]+)$")
-FORMAT, FORMAT_VERSION = "streamrec-serving", 1
 SCORE_ATOL = 1e-4  # served (numpy) vs native scores, relative to the largest score when above 1
 
 
@@ -60,61 +58,10 @@ def set_current(registry_dir: Path, version: str) -> None:
     os.replace(tmp, Path(registry_dir) / "current")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def write_contract_artifact(out_dir: Path, **kw: Any) -> None:
-    """The serving artifact in the contract format; stands in for serving.artifact until it lands."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    weights = {
-        k: np.ascontiguousarray(v, np.float32) for k, v in kw["params"].items() if k.startswith("query.")
-    }
-    weights["item_embeddings"] = np.ascontiguousarray(kw["item_embeddings"], np.float32)
-    save_file(weights, str(out_dir / "weights.safetensors"))
-    items = {
-        "item_id": list(kw["item_ids"]),
-        "category": list(kw["item_categories"]),
-        "popularity": [int(v) for v in kw["item_popularity"]],
-    }
-    (out_dir / "items.json").write_text(json.dumps(items))
-    (out_dir / "users.json").write_text(json.dumps({"user_id": list(kw["user_ids"])}))
-    files = {name: _sha256(out_dir / name) for name in ("weights.safetensors", "items.json", "users.json")}
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        **kw["meta"],
-        "model_config": kw["model_config"].to_dict(),
-        "features": kw["features"],
-        "files": files,
-    }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2))  # last: marks it complete
-
-
-def _write_serving(out_dir: Path, **kw: Any) -> None:
-    try:
-        from serving.artifact import write_serving_artifact
-    except ImportError:
-        write_serving_artifact = write_contract_artifact
-    write_serving_artifact(out_dir, **kw)
-
-
-def read_serving(serving_dir: Path) -> tuple[spec.ModelConfig, dict[str, np.ndarray], np.ndarray]:
-    """(model config, query params, item embeddings) of a serving artifact, checking its sha256s."""
-    manifest = json.loads((Path(serving_dir) / "manifest.json").read_text())
-    if manifest.get("format") != FORMAT:
-        raise RegistryError(f"{serving_dir}: not a {FORMAT} artifact")
-    for name, digest in manifest["files"].items():
-        if _sha256(Path(serving_dir) / name) != digest:
-            raise RegistryError(f"{serving_dir}/{name}: sha256 mismatch")
-    weights = load_file(str(Path(serving_dir) / "weights.safetensors"))
-    items = weights.pop("item_embeddings")
-    return spec.ModelConfig.from_dict(manifest["model_config"]), weights, items
+def read_serving(version_dir: Path) -> tuple[spec.ModelConfig, dict[str, np.ndarray], np.ndarray]:
+    """(model config, query params, item embeddings) as serving loads them (all its checks included)."""
+    artifact = load_serving_artifact(version_dir)
+    return artifact.model_config, artifact.params, artifact.item_embeddings
 
 
 def _probe(cfg: spec.ModelConfig, n: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -130,13 +77,7 @@ def validate_version(version_dir: Path, backend: str, item_features: np.ndarray)
     """Load both artifacts back; served numpy scores must match the native model's. Returns max diff."""
     from training.trainer import backend_module
 
-    cfg, params, items = read_serving(Path(version_dir) / "serving")
-    try:
-        from serving.artifact import load_serving_artifact
-    except ImportError:
-        load_serving_artifact = None
-    if load_serving_artifact is not None:
-        load_serving_artifact(version_dir)  # serving's own checks (format, sha256s, shapes)
+    cfg, params, items = read_serving(version_dir)
     hist, types, users = _probe(cfg)
     served = spec.scores(spec.query_embedding(params, cfg, hist, types, users), items, cfg)
     native = backend_module(backend).load_native(Path(version_dir) / "native")
@@ -150,6 +91,30 @@ def validate_version(version_dir: Path, backend: str, item_features: np.ndarray)
 def _next_name(root: Path, backend: str) -> str:
     versions = list_versions(root.parent)
     return f"v{int(VERSION_RE.match(versions[-1]).group(1)) + 1 if versions else 1:05d}-{backend}"
+
+
+def _serving_inputs(trainer: Any, model_config: spec.ModelConfig, catalog: Catalog, manifest: dict) -> dict:
+    """Keyword arguments of write_serving_artifact, except meta."""
+    features = ("max_history", "event_type_codes", "price_boundaries", "event_weights")
+    return {
+        "model_config": model_config,
+        "params": trainer.get_params(),
+        "item_embeddings": trainer.item_vectors(),
+        "item_ids": catalog.item_ids,
+        "item_categories": catalog.item_categories,
+        "item_popularity": catalog.item_popularity,
+        "user_ids": catalog.user_ids,
+        "features": {k: manifest.get(k) for k in features},
+    }
+
+
+def _stage(tmp: Path, version: str, meta: dict, serving: dict, item_features: np.ndarray) -> None:
+    """Write version.json and serving/ for `version` into tmp (native/ is there already), validate."""
+    record = {"version": version, **meta, "model_config": serving["model_config"].to_dict()}
+    (tmp / "version.json").write_text(json.dumps(record, indent=2))
+    shutil.rmtree(tmp / "serving", ignore_errors=True)
+    write_serving_artifact(tmp / "serving", **serving, meta={"version": version, **meta})
+    validate_version(tmp, meta["backend"], item_features)
 
 
 def publish(
@@ -176,29 +141,12 @@ def publish(
         "train_config": train_config.to_dict(),
         "metrics": metrics,
     }
-    features = {
-        k: manifest.get(k) for k in ("max_history", "event_type_codes", "price_boundaries", "event_weights")
-    }
-    serving = {
-        "model_config": model_config,
-        "params": trainer.get_params(),
-        "item_embeddings": trainer.item_vectors(),
-        "item_ids": catalog.item_ids,
-        "item_categories": catalog.item_categories,
-        "item_popularity": catalog.item_popularity,
-        "user_ids": catalog.user_ids,
-        "features": features,
-    }
+    serving = _serving_inputs(trainer, model_config, catalog, manifest)
     try:
         trainer.export_native(tmp / "native")
         for _ in range(100):
             version = _next_name(root, backend)
-            (tmp / "version.json").write_text(
-                json.dumps({"version": version, **meta, "model_config": model_config.to_dict()}, indent=2)
-            )
-            shutil.rmtree(tmp / "serving", ignore_errors=True)
-            _write_serving(tmp / "serving", **serving, meta={"version": version, **meta})
-            validate_version(tmp, backend, catalog.item_features)
+            _stage(tmp, version, meta, serving, catalog.item_features)
             try:
                 tmp.rename(root / version)  # atomic; fails when another publisher took the name
             except OSError:

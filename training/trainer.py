@@ -11,7 +11,6 @@ import dataclasses
 import importlib
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,10 +149,6 @@ def make_trainer(name: str, model_config: ModelConfig, train_config: TrainConfig
     return backend_module(name).Trainer(model_config, train_config, params, **kwargs)
 
 
-def configure_threads(train_config: TrainConfig) -> int:
-    return train_config.threads or os.cpu_count() or 1
-
-
 def model_config_for(manifest: dict[str, Any], train_config: TrainConfig) -> ModelConfig:
     """The architecture: vocabulary sizes from the data, dimensions from the train config."""
     dims = {k: getattr(train_config, k) for k in MODEL_KEYS}
@@ -256,6 +251,17 @@ def _evaluator(
     return metrics
 
 
+def _epoch(
+    trainer: Any, cfg: TrainConfig, examples: Examples, rng: np.random.Generator, step: int, total_steps: int
+) -> tuple[float, int]:
+    """One pass over the shuffled examples; returns (mean loss, global step after it)."""
+    losses = []
+    for batch in iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout):
+        losses.append(trainer.train_step(batch, cfg.learning_rate_at(step, total_steps)))
+        step += 1
+    return float(np.mean(losses)), step
+
+
 def fit(
     trainer: Any,
     backend: str,
@@ -273,18 +279,16 @@ def fit(
     best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metrics": {}, "params": None}
     seconds, losses, history = [], [], []
     for epoch in range(1, cfg.epochs + 1):
-        started, epoch_losses = time.perf_counter(), []
-        for batch in iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout):
-            epoch_losses.append(trainer.train_step(batch, cfg.learning_rate_at(step, total_steps)))
-            step += 1
+        started = time.perf_counter()
+        loss, step = _epoch(trainer, cfg, examples, rng, step, total_steps)
         seconds.append(time.perf_counter() - started)
-        losses.append(float(np.mean(epoch_losses)))
+        losses.append(loss)
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"{backend}: loss is {loss} at epoch {epoch}")
         metrics = validate(trainer, model_config) if validate else {}
-        history.append({"epoch": epoch, "loss": losses[-1], "seconds": seconds[-1], **metrics})
+        history.append({"epoch": epoch, "loss": loss, "seconds": seconds[-1], **metrics})
         log.info("%s epoch %d: %s", backend, epoch, history[-1])
-        score = metrics.get(f"ndcg@{cfg.eval_k}", -losses[-1])
-        if not math.isfinite(losses[-1]):
-            raise FloatingPointError(f"{backend}: loss is {losses[-1]} at epoch {epoch}")
+        score = metrics.get(f"ndcg@{cfg.eval_k}", -loss)
         if score > best["score"]:
             best = {"score": score, "epoch": epoch, "metrics": metrics, "params": trainer.get_params()}
             stale = 0

@@ -11,6 +11,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from infra.config import Settings
+from serving.artifact import ArtifactError
 from tests.training.processed_data import write_processed
 from training import model_spec as spec
 from training import registry
@@ -90,9 +91,11 @@ def test_a_version_that_fails_validation_never_becomes_current(settings: Setting
     assert not [p for p in (settings.registry_dir / "versions").iterdir() if p.name.startswith(".")]
 
 
-def test_tampered_artifact_is_refused(settings: Settings):
+def test_tampered_version_fails_validation(settings: Settings):
     version, _ = _publish(settings)
-    serving: Path = settings.registry_dir / "versions" / version / "serving"
-    (serving / "users.json").write_text('{"user_id": ["", "mallory"]}')
-    with pytest.raises(registry.RegistryError, match="sha256"):
-        registry.read_serving(serving)
+    version_dir: Path = settings.registry_dir / "versions" / version
+    catalog = load_catalog(settings.processed_dir, 49, 61)
+    assert registry.validate_version(version_dir, "pytorch", catalog.item_features) < 1e-4
+    (version_dir / "serving" / "users.json").write_text('{"user_id": ["", "mallory"]}')
+    with pytest.raises(ArtifactError, match="sha256"):
+        registry.validate_version(version_dir, "pytorch", catalog.item_features)
