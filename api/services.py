@@ -54,10 +54,20 @@ class Services:
         with self._producer_lock:
             if self._producer is None:
                 timeout_ms = int(self.produce_timeout * 1000)
-                ensure_topics(self.settings, [self.settings.events_topic], timeout=self.produce_timeout)
-                self._producer = make_producer(
-                    self.settings, max_block_ms=timeout_ms, request_timeout_ms=timeout_ms, retries=2
+                # The producer first: it gives up after bootstrap_timeout_ms when the broker is down.
+                producer = make_producer(
+                    self.settings,
+                    max_block_ms=timeout_ms,
+                    request_timeout_ms=timeout_ms,
+                    bootstrap_timeout_ms=timeout_ms,
+                    retries=2,
                 )
+                try:
+                    ensure_topics(self.settings, [self.settings.events_topic], timeout=self.produce_timeout)
+                except Exception:
+                    producer.close(timeout=0)
+                    raise
+                self._producer = producer
             return self._producer
 
     def drop_producer(self) -> None:
