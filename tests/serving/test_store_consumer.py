@@ -1,0 +1,39 @@
+"""The store consumer feeds the online store from the events topic, whatever produced the events."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from infra.config import Settings
+from ingest.kafka_io import ensure_topics, make_producer
+from ingest.schema import Event, encode_event
+from serving.store import SqliteStore
+from serving.store_consumer import CONSUMED_KEY, LAG_KEY, consume
+
+
+@pytest.mark.kafka
+def test_consumer_stores_topic_events(kafka_settings: Settings, tmp_path) -> None:
+    ensure_topics(kafka_settings, [kafka_settings.events_topic])
+    producer = make_producer(kafka_settings)
+    events = [Event(f"e{i}", "u1", f"i{i}", "view", 1_700_000_000.0 + i) for i in range(5)]
+    for e in [*events, events[0]]:  # a duplicate is stored once
+        producer.send(kafka_settings.events_topic, key=e.user_id.encode(), value=encode_event(e))
+    producer.send(kafka_settings.events_topic, value=b"not json")  # skipped, not fatal
+    producer.flush()
+    producer.close()
+    store = SqliteStore(tmp_path / "s.sqlite")
+    stop = threading.Event()
+    thread = threading.Thread(target=consume, args=(kafka_settings, store, stop))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(store.user_events("u1", 10)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+    assert [r[0] for r in store.user_events("u1", 10)] == [f"i{i}" for i in range(4, -1, -1)]
+    assert store.get_meta(CONSUMED_KEY) == 5.0 and store.get_meta(LAG_KEY) == 0.0
