@@ -184,10 +184,11 @@ def _score_fn(trainer: Any, model_config: ModelConfig, eval_set: Any) -> Callabl
     items = trainer.item_vectors()
 
     def score(rows: np.ndarray) -> np.ndarray:
+        width = model_config.max_history  # the model has position logits for this many entries
         query = trainer.query_vectors(
-            np.asarray(eval_set.hist_items)[rows],
-            np.asarray(eval_set.hist_types)[rows],
-            eval_set.user_idx[rows],
+            np.asarray(eval_set.hist_items)[rows, :width],
+            np.asarray(eval_set.hist_types)[rows, :width],
+            np.asarray(eval_set.user_idx)[rows],
         )
         return (query @ items.T) / model_config.temperature
 
