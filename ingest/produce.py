@@ -1,0 +1,164 @@
+"""Producers: validated events -> the events topic (acks=all, keyed by user_id), invalid -> dead letters.
+
+python -m ingest.produce simulate --events N --seed S
+python -m ingest.produce replay PATH [--format auto|movielens|ratings|csv|parquet] [--speedup X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from infra.config import Settings, load_settings
+from ingest import dead_letter
+from ingest.kafka_io import ensure_topics, make_producer
+from ingest.replay import FORMATS, ReplayError, movielens_catalog, read_events
+from ingest.schema import TIMESTAMP, USER_ID, EventError, encode_event, parse_timestamp, validate_event
+from ingest.simulator import generate, write_catalog
+
+
+@dataclass(frozen=True)
+class ProduceSummary:
+    sent: int
+    dead_lettered: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Events (sent + dead-lettered) per second."""
+        return (self.sent + self.dead_lettered) / self.seconds if self.seconds > 0 else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f"produced {self.sent} events, {self.dead_lettered} dead-lettered, "
+            f"in {self.seconds:.1f} s ({self.rate:,.0f} events/s)"
+        )
+
+
+def _original_bytes(raw: Any) -> bytes:
+    if isinstance(raw, bytes):
+        return raw
+    try:
+        return json.dumps(raw, default=str).encode()
+    except (TypeError, ValueError):
+        return repr(raw).encode()
+
+
+def _key(raw: Any) -> bytes | None:
+    user = raw.get(USER_ID) if isinstance(raw, Mapping) else None
+    return str(user).encode() if user is not None else None
+
+
+def produce_events(settings: Settings, events: Iterable[Mapping], progress: bool = True) -> ProduceSummary:
+    """Validate and send every event; invalid ones go to the dead-letter topic with the reason."""
+    ensure_topics(settings)
+    producer = make_producer(settings, batch_size=256 * 1024, linger_ms=20)
+    sent = dead = 0
+    started = time.perf_counter()
+    bar = tqdm(events, unit="ev", disable=not progress, desc="events -> Kafka", mininterval=0.5)
+    try:
+        for raw in bar:
+            try:
+                event = validate_event(raw)
+                payload = encode_event(event, settings.max_event_bytes)
+            except EventError as exc:
+                hdrs = dead_letter.headers(str(exc), "produce")
+                dead_letter.send(producer, settings.dead_letter_topic, _original_bytes(raw), _key(raw), hdrs)
+                dead += 1
+                continue
+            producer.send(settings.events_topic, value=payload, key=event.user_id.encode())
+            sent += 1
+        producer.flush()  # acks=all: every send above is acknowledged (or flush raises)
+    finally:
+        bar.close()
+        producer.close()
+    summary = ProduceSummary(sent, dead, time.perf_counter() - started)
+    if progress:
+        print(summary, file=sys.stderr)
+    return summary
+
+
+def simulate(settings: Settings, n_events: int, seed: int = 0, progress: bool = True) -> ProduceSummary:
+    """Generate `n_events` simulated events, write the catalog, and produce them."""
+    sim = generate(n_events, seed=seed)
+    path = write_catalog(settings, sim.catalog)
+    if progress:
+        print(f"catalog: {len(sim.catalog)} items -> {path}", file=sys.stderr)
+    return produce_events(settings, sim.events, progress=progress)
+
+
+def paced(events: Iterable[dict], speedup: float) -> Iterable[dict]:
+    """Yield events so that `speedup` seconds of event time pass per wall-clock second."""
+    if speedup <= 0:
+        raise ValueError("speedup must be > 0")
+    first_event = start_wall = None
+    for event in events:
+        try:
+            ts = parse_timestamp(event.get(TIMESTAMP))
+        except EventError:
+            yield event  # the producer dead-letters it; it does not set the pace
+            continue
+        if first_event is None:
+            first_event, start_wall = ts, time.monotonic()
+        delay = start_wall + (ts - first_event) / speedup - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield event
+
+
+def replay(
+    settings: Settings,
+    path: str | Path,
+    fmt: str = "auto",
+    speedup: float | None = None,
+    progress: bool = True,
+) -> ProduceSummary:
+    """Replay a data set file in timestamp order (catalog from u.item when it sits beside u.data)."""
+    events: Iterable[dict] = read_events(path, fmt)
+    catalog = movielens_catalog(path) if Path(path).name == "u.data" or fmt == "movielens" else None
+    if catalog is not None:
+        written = write_catalog(settings, catalog)
+        if progress:
+            print(f"catalog: {len(catalog)} items -> {written}", file=sys.stderr)
+    if speedup is not None:
+        events = paced(events, speedup)
+    return produce_events(settings, events, progress=progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest.produce", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sim = sub.add_parser("simulate", help="stream a simulated e-commerce clickstream")
+    sim.add_argument("--events", type=int, default=100_000, help="number of events (default 100000)")
+    sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    rep = sub.add_parser("replay", help="replay a data set file in timestamp order")
+    rep.add_argument("path", type=Path)
+    rep.add_argument("--format", default="auto", choices=FORMATS)
+    rep.add_argument(
+        "--speedup", type=float, default=None, help="event seconds per wall second (default: max)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    try:
+        if args.command == "simulate":
+            summary = simulate(settings, args.events, args.seed, progress=not args.no_progress)
+        else:
+            summary = replay(settings, args.path, args.format, args.speedup, progress=not args.no_progress)
+    except (ReplayError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
