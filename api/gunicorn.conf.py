@@ -9,6 +9,11 @@ import shutil
 
 from infra.config import load_settings
 
+# One BLAS thread per request thread: a matrix-vector product per request gains nothing from BLAS
+# threads, and their spinning across workers x threads starves the CPU (measured: 90 vs 1000+ req/s).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 _settings = load_settings()
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = _settings.api_workers

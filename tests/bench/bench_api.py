@@ -1,0 +1,82 @@
+"""GET /recommendations under load from a separate process, against gunicorn with the project's
+config, side by side with a minimal Flask route under the same server configuration.
+
+Synthetic artifact of realistic size (10k items, 64 dims, 1k users, histories of 20 events in the
+store, so answers are personalised). Loopback only; every loop is bounded by time.
+Goals: recommendations reach >= 0.7x the minimal route's peak QPS; p99 <= 10 ms at half of peak.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from infra.config import load_settings
+from ingest.schema import Event
+from serving.store import open_store
+from serving.synthetic import publish_synthetic, synthetic_config
+from tests.api.loadgen import load
+from tests.api.server import gunicorn
+
+N_USERS, N_ITEMS, DIM, HISTORY = 1000, 10_000, 64, 20
+CONCURRENCY, SECONDS = 8, 5.0
+
+
+def _prepare(var: Path):
+    settings = load_settings(var_dir=var, kafka_bootstrap_servers="127.0.0.1:1")
+    publish_synthetic(
+        settings.registry_dir, synthetic_config(N_USERS, N_ITEMS, DIM, max_history=50), "v00001-bench"
+    )
+    now = time.time()
+    events = [
+        Event(f"{u}-{n}", f"u{u}", f"i{(u * 37 + n * 101) % (N_ITEMS - 1) + 1}", "view", now - 1000 + n)
+        for u in range(1, N_USERS)
+        for n in range(HISTORY)
+    ]
+    open_store(settings.online_store_url).add_events(events)
+    return settings
+
+
+def _measure(url: str, paths: list[str]) -> tuple[dict, dict]:
+    load(url, paths, concurrency=CONCURRENCY, duration=1.0)  # warm-up
+    peak = load(url, paths, concurrency=CONCURRENCY, duration=SECONDS)
+    half = load(url, paths, concurrency=CONCURRENCY, duration=SECONDS, rate=peak["qps"] / 2)
+    return peak, half
+
+
+def run() -> list[dict]:
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
+        settings = _prepare(Path(tmp))
+        rec_paths = [f"/recommendations/u{u}?k=10" for u in range(1, N_USERS)]
+        with gunicorn(settings) as url:
+            rec_peak, rec_half = _measure(url, rec_paths)
+        with gunicorn(settings, app="tests.api.minimal_wsgi:app", ready="/ping") as url:
+            min_peak, min_half = _measure(url, ["/ping"])
+    ratio = rec_peak["qps"] / min_peak["qps"]
+    errors = sum(r["errors"] for r in (rec_peak, rec_half, min_peak, min_half))
+    return [
+        _row("recommendations peak QPS", rec_peak["qps"], "req/s"),
+        _row("minimal route peak QPS", min_peak["qps"], "req/s"),
+        _row("QPS ratio recommendations/minimal", ratio, "x", ">= 0.7", ratio >= 0.7),
+        _row("recommendations p50 at peak", rec_peak["p50_ms"], "ms"),
+        _row("recommendations p99 at peak", rec_peak["p99_ms"], "ms"),
+        _row("minimal p99 at peak", min_peak["p99_ms"], "ms"),
+        _row("recommendations p50 at half of peak", rec_half["p50_ms"], "ms"),
+        _row(
+            "recommendations p99 at half of peak", rec_half["p99_ms"], "ms", "<= 10", rec_half["p99_ms"] <= 10
+        ),
+        _row("minimal p99 at half of peak", min_half["p99_ms"], "ms"),
+        _row("failed requests", errors, "", "0", errors == 0),
+    ]
+
+
+def _row(measure: str, value: float, unit: str, goal: str = "", ok: bool | None = None) -> dict:
+    verdict = "" if ok is None else ("ok" if ok else "MISSED")
+    return {
+        "measure": measure,
+        "value": round(float(value), 2),
+        "unit": unit,
+        "goal": goal,
+        "verdict": verdict,
+    }
