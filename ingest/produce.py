@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kafka.errors import KafkaError
 from tqdm import tqdm
 
 from infra.config import Settings, load_settings
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             summary = simulate(settings, args.events, args.seed, progress=not args.no_progress)
         else:
             summary = replay(settings, args.path, args.format, args.speedup, progress=not args.no_progress)
-    except (ReplayError, ValueError) as exc:
+    except (ReplayError, ValueError, KafkaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary)

@@ -131,6 +131,10 @@ def read_events(path: str | Path, fmt: str = "auto") -> Iterator[dict[str, Any]]
     frame = _load(path, detect_format(path) if fmt == "auto" else fmt)
     keys = [_sort_key(v) for v in frame[s.TIMESTAMP].tolist()]
     frame = frame.assign(_key=keys).sort_values("_key", kind="stable").drop(columns="_key")
+    return _rows(frame)  # the file is read and checked now; rows are built lazily
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
     columns = list(frame.columns)
     for row in frame.itertuples(index=False, name=None):
         yield {c: v for c, v in zip(columns, map(_clean, row), strict=True) if v is not None and v != ""}

@@ -169,6 +169,8 @@ def decode_event(payload: bytes | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventError(f"payload: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
+    except RecursionError as exc:  # deeply nested arrays/objects: bad input, not a crash
+        raise EventError("payload: not valid JSON (nested too deeply)") from exc
     return validate_event(raw)
 
 
