@@ -1,11 +1,11 @@
 """gunicorn settings from infra.config (api_host, api_port, api_workers) and multiprocess metrics.
 
 PROMETHEUS_MULTIPROC_DIR is set here, before any worker imports prometheus_client, and emptied at
-start so samples from a previous run never leak into this one.
+start (its *.db files only) so samples from a previous run never leak into this one.
 """
 
 import os
-import shutil
+from pathlib import Path
 
 from infra.config import load_settings
 
@@ -28,8 +28,9 @@ _metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.r
 
 
 def on_starting(server):
-    shutil.rmtree(_metrics_dir, ignore_errors=True)
     os.makedirs(_metrics_dir, exist_ok=True)
+    for stale in Path(_metrics_dir).glob("*.db"):  # only prometheus_client's sample files
+        stale.unlink(missing_ok=True)
 
 
 def child_exit(server, worker):

@@ -28,9 +28,7 @@ def test_new_version_is_picked_up(settings: Settings, app: Flask, client: FlaskC
     assert _version_after(client, "v00002-pytorch") == "v00002-pytorch"
     body = client.get("/recommendations/nobody?k=3").get_json()
     assert body["model"]["backend"] == "pytorch"
-    assert "i59" in {it["item_id"] for it in client.get("/items/i59/similar?k=1").get_json()["items"]} or (
-        client.get("/items/i59/similar").status_code == 200
-    )
+    assert client.get("/items/i59/similar").status_code == 200  # only v2 has 60 items
 
 
 def test_corrupt_version_is_refused(settings: Settings, app: Flask, client: FlaskClient) -> None:
