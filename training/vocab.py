@@ -1,0 +1,76 @@
+"""Stable integer vocabularies in Spark: 0 is reserved for unknown/padding, existing ids keep their
+index across runs and new ids are appended (in sorted order, after the current maximum).
+
+Persisted outside the processed snapshot (settings.data_dir / "vocab") so that a re-run on more data
+keeps every id a deployed model already knows. Nothing is collected to the driver: the append is a
+left-anti join plus a row_number offset.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+# vocabulary name -> (key column, index column), as written to vocab/<name>.parquet
+VOCABS = {
+    "users": ("user_id", "user_idx"),
+    "items": ("item_id", "item_idx"),
+    "categories": ("value", "idx"),
+    "brands": ("value", "idx"),
+}
+
+
+def read_vocab(spark: SparkSession, directory: Path, name: str) -> DataFrame:
+    """The persisted vocabulary `name` (empty when there is none yet)."""
+    key, idx = VOCABS[name]
+    schema = T.StructType([T.StructField(key, T.StringType()), T.StructField(idx, T.IntegerType())])
+    path = Path(directory) / f"{name}.parquet"
+    if not path.exists():
+        return spark.createDataFrame([], schema)
+    return spark.read.schema(schema).parquet(str(path))
+
+
+def extend_vocab(existing: DataFrame, values: DataFrame, name: str) -> DataFrame:
+    """`existing` plus every distinct non-null value of `values` (single column) not yet in it,
+    numbered after the current maximum index."""
+    key, idx = VOCABS[name]
+    new = (
+        values.toDF(key)
+        .where(F.col(key).isNotNull())
+        .distinct()
+        .join(existing.select(key), on=key, how="left_anti")
+    )
+    offset = existing.agg(F.coalesce(F.max(idx), F.lit(0)).alias("offset"))
+    # A global window: fine, vocabularies are far smaller than the events.
+    numbered = new.crossJoin(offset).withColumn(
+        idx, (F.col("offset") + F.row_number().over(Window.orderBy(key))).cast("int")
+    )
+    return existing.unionByName(numbered.select(key, idx))
+
+
+def write_single_parquet(df: DataFrame, path: Path) -> Path:
+    """Write a small DataFrame as ONE Parquet file at `path` (Spark writes a folder; keep its part)."""
+    staging = path.parent / f".{path.name}.{uuid.uuid4().hex[:8]}"
+    df.coalesce(1).write.mode("overwrite").parquet(str(staging))
+    parts = sorted(staging.glob("part-*.parquet"))
+    if len(parts) != 1:
+        raise RuntimeError(f"expected one Parquet part in {staging}, found {len(parts)}")
+    os.replace(parts[0], path)
+    shutil.rmtree(staging)
+    return path
+
+
+def persist_vocabs(snapshot_vocab: Path, persisted: Path) -> None:
+    """Copy the snapshot's vocabularies to the persisted location, each file replaced atomically."""
+    persisted.mkdir(parents=True, exist_ok=True)
+    for name in VOCABS:
+        source = snapshot_vocab / f"{name}.parquet"
+        tmp = persisted / f".{name}.parquet.tmp"
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, persisted / f"{name}.parquet")
