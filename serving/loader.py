@@ -82,7 +82,7 @@ class ModelHolder:
             if artifact.version and artifact.version != version:
                 raise ArtifactError(f"{version}: manifest says version {artifact.version!r}")
             recommender = Recommender(artifact, self.store, **self.recommender_kw)
-        except (ArtifactError, OSError, ValueError) as exc:
+        except Exception as exc:  # any failure refuses this version; it must never stop serving the old one
             self.refused[version] = str(exc)
             log.error("refused model version %s, still serving %s: %s", version, self.version, exc)
             if self.on_refused:
