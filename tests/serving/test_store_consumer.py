@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from infra.config import Settings
+from infra.config import REPO_ROOT, Settings
 from ingest.kafka_io import ensure_topics, make_producer
 from ingest.schema import Event, encode_event
 from serving.store import SqliteStore
@@ -37,3 +40,27 @@ def test_consumer_stores_topic_events(kafka_settings: Settings, tmp_path) -> Non
         thread.join(timeout=15)
     assert [r[0] for r in store.user_events("u1", 10)] == [f"i{i}" for i in range(4, -1, -1)]
     assert store.get_meta(CONSUMED_KEY) == 5.0 and store.get_meta(LAG_KEY) == 0.0
+
+
+@pytest.mark.kafka
+@pytest.mark.slow
+def test_cli_runs_until_sigterm(kafka_settings: Settings) -> None:
+    """`python -m serving.store_consumer` reads its settings from the environment and stops cleanly."""
+    from tests.api.server import server_env
+
+    ensure_topics(kafka_settings, [kafka_settings.events_topic])
+    env = server_env(kafka_settings, 0, RECSYS_STORE_CONSUMER_GROUP=kafka_settings.store_consumer_group)
+    proc = subprocess.Popen([sys.executable, "-m", "serving.store_consumer"], env=env, cwd=REPO_ROOT)
+    try:
+        producer = make_producer(kafka_settings)
+        event = Event("cli-1", "u7", "i7", "purchase", 1_700_000_000.0)
+        producer.send(kafka_settings.events_topic, value=encode_event(event)).get(timeout=10)
+        producer.close()
+        store = SqliteStore(kafka_settings.online_store_url.removeprefix("sqlite:///"))
+        deadline = time.monotonic() + 30
+        while not store.user_events("u7", 5) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert store.user_events("u7", 5) == [("i7", "purchase", 1_700_000_000.0)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
