@@ -17,6 +17,7 @@ import logging
 import signal
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
@@ -40,6 +41,7 @@ class LandingSummary:
     landed: int = 0
     dead_lettered: int = 0
     files: int = 0
+    seconds: float = 0.0  # from the first message received to the last commit (group join excluded)
 
 
 @dataclass
@@ -62,28 +64,53 @@ class _Lander:
         self.producer = make_producer(settings, linger_ms=0)
         self.consumer = make_consumer(settings, settings.consumer_group, max_poll_records=5000)
         self.consumer.subscribe([settings.events_topic], listener=_FlushOnRevoke(self))
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-writer")
+        self.pending: tuple[Future | None, _Batch] | None = None
 
-    def add(self, msg) -> None:
+    def add(self, tp: TopicPartition, messages: list) -> None:
+        """Decode and buffer one partition's messages (in offset order)."""
+        if not messages:
+            return
         if not self.batch:
             self.batch.started = time.monotonic()
-        try:
-            event = decode_event(msg.value, self.settings.max_event_bytes)
-        except Exception as exc:  # any bad input (schema, JSON, nesting) is dead-lettered, never fatal
-            self.batch.dead.append((msg, str(exc) or type(exc).__name__))
-        else:
-            self.batch.rows.append((event, msg.topic, msg.partition, msg.offset))
-        self.batch.next_offsets[TopicPartition(msg.topic, msg.partition)] = msg.offset + 1
+        rows, dead, limit = self.batch.rows, self.batch.dead, self.settings.max_event_bytes
+        for msg in messages:
+            try:
+                event = decode_event(msg.value, limit)
+            except Exception as exc:  # any bad input (schema, JSON, nesting) is dead-lettered, never fatal
+                dead.append((msg, str(exc) or type(exc).__name__))
+            else:
+                rows.append((event, msg.topic, msg.partition, msg.offset))
+        self.batch.next_offsets[tp] = messages[-1].offset + 1
 
     def due(self, flush_interval_s: float) -> bool:
         return len(self.batch) >= self.batch_size or (
             bool(self.batch) and time.monotonic() - self.batch.started >= flush_interval_s
         )
 
-    def flush(self) -> None:
+    def flush(self, wait: bool = False) -> None:
+        """Hand the open batch to the writer thread (one batch in flight) after committing the previous.
+
+        Parquet encoding and fsync release the GIL, so the next batch is polled and decoded meanwhile.
+        """
         batch, self.batch = self.batch, _Batch()
-        if not batch.next_offsets:
+        self.complete_pending()
+        if batch.next_offsets:
+            rows = batch.rows
+            future = self.writer.submit(write_partitioned, self.settings.landing_dir, rows) if rows else None
+            self.pending = (future, batch)
+        if wait:
+            self.complete_pending()
+
+    def complete_pending(self, only_if_done: bool = False) -> None:
+        """Once the in-flight batch's files are durable: send its dead letters, then commit its offsets."""
+        if self.pending is None:
             return
-        files = write_partitioned(self.settings.landing_dir, batch.rows) if batch.rows else []
+        future, batch = self.pending
+        if only_if_done and future is not None and not future.done():
+            return
+        self.pending = None
+        files = future.result() if future is not None else []  # a write error propagates: no commit
         self._dead_letter(batch.dead)
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()}
         self.consumer.commit(offsets)
@@ -117,6 +144,7 @@ class _Lander:
         dead_letter.record_batch(self.settings.landing_dir, entries)
 
     def close(self) -> None:
+        self.writer.shutdown(wait=True)
         self.consumer.close(autocommit=False)
         self.producer.close()
 
@@ -128,7 +156,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
         self.lander = lander
 
     def on_partitions_revoked(self, revoked) -> None:
-        self.lander.flush()
+        self.lander.flush(wait=True)
 
     def on_partitions_assigned(self, assigned) -> None:
         pass
@@ -146,25 +174,28 @@ def run_landing(
     ensure_topics(settings)
     stop = stop or threading.Event()
     lander = _Lander(settings, batch_size)
-    handled, last_seen = 0, time.monotonic()
+    handled, last_seen, first_seen = 0, time.monotonic(), None
     try:
         while not stop.is_set():
             remaining = None if max_events is None else max_events - handled
             if remaining is not None and remaining <= 0:
                 break
             polled = lander.consumer.poll(timeout_ms=100, max_records=remaining)
-            for messages in polled.values():
-                for msg in messages:
-                    lander.add(msg)
-                    handled += 1
-                    last_seen = time.monotonic()
+            if polled and first_seen is None:
+                first_seen = time.monotonic()
+            for tp, messages in polled.items():
+                lander.add(tp, messages)
+                handled += len(messages)
+                last_seen = time.monotonic()
             if not lander.consumer.assignment():
                 last_seen = time.monotonic()  # idle time counts from joining the group, not from start
             if lander.due(flush_interval_s):
                 lander.flush()
+            lander.complete_pending(only_if_done=True)
             if idle_timeout_s is not None and time.monotonic() - last_seen >= idle_timeout_s:
                 break
-        lander.flush()
+        lander.flush(wait=True)
+        lander.summary.seconds = time.monotonic() - first_seen if first_seen is not None else 0.0
     finally:
         lander.close()
     return lander.summary

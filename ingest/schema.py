@@ -30,6 +30,7 @@ PRICE = "price"
 VERSION = "schema_version"
 
 FIELDS = (EVENT_ID, USER_ID, ITEM_ID, EVENT_TYPE, TIMESTAMP, SESSION_ID, RATING, PRICE, VERSION)
+_FIELD_SET = frozenset(FIELDS)
 
 VIEW, ADD_TO_CART, PURCHASE, RATING_EVENT = "view", "add_to_cart", "purchase", "rating"
 EVENT_TYPES = (VIEW, ADD_TO_CART, PURCHASE, RATING_EVENT)
@@ -127,7 +128,7 @@ def validate_event(raw: Any) -> Event:
     """Check one event (a mapping, as decoded from JSON) and return it normalised, or raise EventError."""
     if not isinstance(raw, Mapping):
         raise EventError(f"event: expected a JSON object, got {type(raw).__name__}")
-    unknown = set(raw) - set(FIELDS)
+    unknown = raw.keys() - _FIELD_SET
     if unknown:
         raise EventError(f"event: unknown fields {sorted(unknown)}")
     version = raw.get(VERSION, SCHEMA_VERSION)
@@ -166,7 +167,7 @@ def decode_event(payload: bytes | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
     if len(payload) > max_bytes:
         raise EventError(f"payload: {len(payload)} bytes is over the {max_bytes}-byte limit")
     try:
-        raw = json.loads(payload)
+        raw = json.loads(payload.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EventError(f"payload: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
     except RecursionError as exc:  # deeply nested arrays/objects: bad input, not a crash
