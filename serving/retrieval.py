@@ -39,8 +39,9 @@ class ExactIndex:
 
 def top_k_of(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k largest finite scores, best first (fewer when fewer are finite)."""
-    k = min(k, scores.shape[0])
-    part = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(scores.shape[0])
+    n = scores.shape[0]
+    k = min(k, n)
+    part = np.argpartition(scores, n - k)[n - k :] if k < n else np.arange(n)
     order = part[np.argsort(-scores[part], kind="stable")]
     order = order[np.isfinite(scores[order])]
     return order, scores[order]

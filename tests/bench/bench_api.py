@@ -20,7 +20,7 @@ from tests.api.loadgen import load
 from tests.api.server import gunicorn
 
 N_USERS, N_ITEMS, DIM, HISTORY = 1000, 10_000, 64, 20
-CONCURRENCY, SECONDS = 8, 5.0
+CONCURRENCY, SECONDS, ROUNDS = 8, 3.0, 3
 
 
 def _prepare(var: Path):
@@ -38,21 +38,38 @@ def _prepare(var: Path):
     return settings
 
 
-def _measure(url: str, paths: list[str]) -> tuple[dict, dict]:
-    load(url, paths, concurrency=CONCURRENCY, duration=1.0)  # warm-up
-    peak = load(url, paths, concurrency=CONCURRENCY, duration=SECONDS)
-    half = load(url, paths, concurrency=CONCURRENCY, duration=SECONDS, rate=peak["qps"] / 2)
-    return peak, half
+def _measure(urls: dict[str, str], paths: dict[str, list[str]]) -> dict[str, tuple[dict, dict]]:
+    """Both servers run at once; peak rounds alternate between them (best of ROUNDS) so a change in
+    background load on the shared machine hits both alike; then each at half of its own peak."""
+    peaks: dict[str, dict] = {}
+    for name, url in urls.items():
+        load(url, paths[name], concurrency=CONCURRENCY, duration=1.0)  # warm-up
+    for _ in range(ROUNDS):
+        for name, url in urls.items():
+            result = load(url, paths[name], concurrency=CONCURRENCY, duration=SECONDS)
+            if name not in peaks or result["qps"] > peaks[name]["qps"]:
+                peaks[name] = result
+    return {
+        name: (
+            peaks[name],
+            load(
+                url, paths[name], concurrency=CONCURRENCY, duration=2 * SECONDS, rate=peaks[name]["qps"] / 2
+            ),
+        )
+        for name, url in urls.items()
+    }
 
 
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         settings = _prepare(Path(tmp))
-        rec_paths = [f"/recommendations/u{u}?k=10" for u in range(1, N_USERS)]
-        with gunicorn(settings) as url:
-            rec_peak, rec_half = _measure(url, rec_paths)
-        with gunicorn(settings, app="tests.api.minimal_wsgi:app", ready="/ping") as url:
-            min_peak, min_half = _measure(url, ["/ping"])
+        paths = {"rec": [f"/recommendations/u{u}?k=10" for u in range(1, N_USERS)], "min": ["/ping"]}
+        with (
+            gunicorn(settings) as rec_url,
+            gunicorn(settings, app="tests.api.minimal_wsgi:app", ready="/ping") as min_url,
+        ):
+            results = _measure({"rec": rec_url, "min": min_url}, paths)
+    (rec_peak, rec_half), (min_peak, min_half) = results["rec"], results["min"]
     ratio = rec_peak["qps"] / min_peak["qps"]
     errors = sum(r["errors"] for r in (rec_peak, rec_half, min_peak, min_half))
     return [
@@ -66,7 +83,7 @@ def run() -> list[dict]:
         _row(
             "recommendations p99 at half of peak", rec_half["p99_ms"], "ms", "<= 10", rec_half["p99_ms"] <= 10
         ),
-        _row("minimal p99 at half of peak", min_half["p99_ms"], "ms"),
+        _row("minimal p99 at half of peak (noise reference)", min_half["p99_ms"], "ms"),
         _row("failed requests", errors, "", "0", errors == 0),
     ]
 
