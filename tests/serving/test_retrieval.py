@@ -29,3 +29,8 @@ def test_mask_and_padding() -> None:
 def test_top_k_of_drops_non_finite() -> None:
     idx, scores = top_k_of(np.array([-np.inf, 2.0, 5.0, -np.inf]), 3)
     assert idx.tolist() == [2, 1] and scores.tolist() == [5.0, 2.0]
+
+
+def test_ties_keep_exactly_k() -> None:
+    idx, scores = top_k_of(np.array([1.0, 3.0, 3.0, 3.0, 2.0]), 2)
+    assert idx.tolist() == [1, 2] and scores.tolist() == [3.0, 3.0]
