@@ -12,7 +12,7 @@ from ingest import schema as s
 from ingest.kafka_io import ensure_topics, make_producer
 from ingest.landing import landing_counts, run_landing
 from ingest.parquet_sink import LANDING_SCHEMA
-from ingest.produce import produce_events
+from ingest.produce import produce_events, simulate
 from ingest.simulator import generate
 from tests.ingest.helpers import landed_table, read_topic
 
@@ -103,3 +103,12 @@ def test_producer_dead_letters_invalid_events(kafka_settings):
     assert [json.loads(m.value) for m in dead] == raws[1:] or sorted(m.key for m in dead) == [b"u1", b"u2"]
     reasons = sorted(dict(m.headers)["dlq.reason"].decode() for m in dead)
     assert reasons[0].startswith("event: unknown fields") and reasons[1].startswith("timestamp: missing")
+
+
+def test_simulate_writes_catalog_and_produces(kafka_settings):
+    summary = simulate(kafka_settings, 120, seed=9, progress=False)
+    assert (summary.sent, summary.dead_lettered) == (120, 0) and summary.rate > 0
+    assert (kafka_settings.data_dir / "catalog" / "items.parquet").is_file()
+    records = read_topic(kafka_settings, kafka_settings.events_topic, expected=120)
+    assert len(records) == 120
+    assert all(r.key == json.loads(r.value)[s.USER_ID].encode() for r in records)  # keyed by user

@@ -45,6 +45,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_settings, tmp_path)
     assert counts["rows"] >= n  # redelivered duplicates are allowed; Spark dedups
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_batch_commits_and_exits_zero(kafka_settings, tmp_path):
     log = tmp_path / "landing.log"
     proc = start_landing(kafka_settings, log)
