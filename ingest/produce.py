@@ -136,17 +136,18 @@ def replay(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest.produce", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--no-progress", action="store_true", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True)
-    sim = sub.add_parser("simulate", help="stream a simulated e-commerce clickstream")
+    sim = sub.add_parser("simulate", parents=[common], help="stream a simulated e-commerce clickstream")
     sim.add_argument("--events", type=int, default=100_000, help="number of events (default 100000)")
     sim.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    rep = sub.add_parser("replay", help="replay a data set file in timestamp order")
+    rep = sub.add_parser("replay", parents=[common], help="replay a data set file in timestamp order")
     rep.add_argument("path", type=Path)
     rep.add_argument("--format", default="auto", choices=FORMATS)
     rep.add_argument(
         "--speedup", type=float, default=None, help="event seconds per wall second (default: max)"
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     settings = load_settings()
     try:
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ReplayError, ValueError, KafkaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(summary)
+    if args.no_progress:  # with progress on, produce_events has printed it already
+        print(summary)
     return 0
 
 
