@@ -227,7 +227,18 @@ def train(settings: Settings, backend: str, *, publish: bool = True, **overrides
             metrics=result.metrics,
         )
     log.info("trained %s: version %s, metrics %s", backend, result.version, result.metrics)
+    write_run_report(settings.var_dir / "reports" / (result.version or f"unpublished-{backend}"), result)
     return result
+
+
+def write_run_report(out_dir: Path, result: TrainResult) -> None:
+    """The run's metrics table and per-epoch curves (loss and every validation metric) as files."""
+    from training.report import write_report
+
+    series = sorted({key for row in result.history for key in row} - {"epoch", "seconds", "loss"})
+    curves = {"loss": [row["loss"] for row in result.history]}
+    curves.update({f"valid_{name}": [row.get(name, math.nan) for row in result.history] for name in series})
+    write_report(out_dir, {result.backend: result.metrics}, {result.backend: curves})
 
 
 def _evaluator(

@@ -38,6 +38,7 @@ def test_learns_and_beats_most_popular(settings: Settings, backend: str):
     assert result.losses[-1] < 0.8 * result.losses[0]
     assert result.version == current_version(settings.registry_dir) and result.version.endswith(backend)
     assert len(result.seconds_per_epoch) == 12
+    assert (settings.var_dir / "reports" / result.version / "report.md").is_file()
     cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
     test = load_examples(settings.processed_dir, "test", cfg.max_history)
     model = spec.scores(
