@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sys
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from infra.config import Settings, load_settings
@@ -237,7 +239,11 @@ def main(argv: list[str] | None = None) -> int:
         settings.consumer_group,
         settings.bootstrap_servers,
     )
-    summary = run_landing(settings, args.max_events, args.idle_timeout, stop)
+    try:
+        summary = run_landing(settings, args.max_events, args.idle_timeout, stop)
+    except KafkaError as exc:  # nothing was committed after the last durable batch: safe to restart
+        print(f"landing: Kafka at {settings.bootstrap_servers} failed: {exc!r}", file=sys.stderr)
+        return 1
     print(
         f"landing: {summary.landed} events landed in {summary.files} files, {summary.dead_lettered} dead-lettered"
     )
