@@ -77,6 +77,8 @@ def load_eval_set(processed_dir: str | Path, split: str) -> EvalSet:
     n_items = vocab_sizes(manifest)["n_items"]
     max_history = int(manifest.get("max_history", 50))
     target_u, target_i = _pairs(processed_dir, split)
+    if not len(target_u):  # e.g. valid_fraction 0: callers treat it like a missing split
+        raise FileNotFoundError(f"{processed_dir / split} has no rows: nothing to evaluate")
     known_u, known_i = _pairs(processed_dir, "train")
     popularity = np.bincount(known_i, minlength=n_items)[:n_items].astype(np.int64)
     if split == "test" and (processed_dir / "valid").exists():

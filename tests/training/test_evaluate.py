@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from tests.training.processed_data import write_processed
@@ -144,3 +145,14 @@ def test_load_eval_set_errors(tmp_path) -> None:
     write_processed(tmp_path, n_users=4, n_items=8, n_categories=1, per_user=4)
     with pytest.raises(ValueError, match="split"):
         load_eval_set(tmp_path, "train")
+
+
+def test_an_empty_split_is_reported_like_a_missing_one(tmp_path) -> None:
+    write_processed(tmp_path, n_users=4, n_items=8, n_categories=1, per_user=4)
+    valid = pq.read_table(tmp_path / "valid")
+    for f in (tmp_path / "valid").iterdir():
+        f.unlink()
+    pq.write_table(valid.slice(0, 0), tmp_path / "valid" / "part-0.parquet")
+    with pytest.raises(FileNotFoundError, match="no rows"):
+        load_eval_set(tmp_path, "valid")
+    assert len(load_eval_set(tmp_path, "test")) == 4  # test seen = train only now
