@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -112,3 +113,21 @@ def test_simulate_writes_catalog_and_produces(kafka_settings):
     records = read_topic(kafka_settings, kafka_settings.events_topic, expected=120)
     assert len(records) == 120
     assert all(r.key == json.loads(r.value)[s.USER_ID].encode() for r in records)  # keyed by user
+
+
+@pytest.mark.slow
+def test_two_consumers_share_the_group_and_land_everything_once(kafka_settings):
+    produce_events(kafka_settings, generate(4000, seed=10).events, progress=False)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(run_landing(kafka_settings, idle_timeout_s=4.0)))
+        for _ in range(2)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == 2
+    counts = landing_counts(kafka_settings)
+    assert counts["landed"] == 4000
+    assert sum(r.landed for r in results) == counts["rows"]
