@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ingest import schema as s
@@ -19,15 +19,20 @@ from training.features import event_weights_array
 PROVENANCE = ("ingested_at", "kafka_partition", "kafka_offset")
 
 
-def read_landed(spark: SparkSession, landing_dir: Path) -> DataFrame:
-    """The landed events (every event_date partition), with a unix-seconds `ts` column."""
+def require_landed(landing_dir: Path) -> Path:
+    """The landing zone's events folder; FileNotFoundError when it holds no landed file."""
     events = Path(landing_dir) / "events"
     if not any(events.glob("event_date=*/*.parquet")):
         raise FileNotFoundError(f"no landed events under {events}: run the ingest first")
-    df = spark.read.option("basePath", str(events)).parquet(str(events / "event_date=*"))
-    for name in PROVENANCE:
-        if name not in df.columns:
-            df = df.withColumn(name, F.lit(None))
+    return events
+
+
+def read_landed(spark: SparkSession, landing_dir: Path) -> DataFrame:
+    """The landed events (every event_date partition), with a unix-seconds `ts` column."""
+    events = require_landed(landing_dir)
+    df = spark.read.parquet(str(events))  # event_date=* partitions; hidden .tmp files are skipped
+    for name, kind in zip(PROVENANCE, ("timestamp", "int", "long"), strict=True):
+        df = df.withColumn(name, (F.col(name) if name in df.columns else F.lit(None)).cast(kind))
     return df.withColumn("ts", F.unix_micros(F.col(s.TIMESTAMP).cast("timestamp")) / 1e6)
 
 
@@ -56,11 +61,18 @@ def validity(df: DataFrame) -> Column:
 
 
 def clean_events(df: DataFrame) -> DataFrame:
-    """Valid rows only, ids trimmed, one row per event_id (the first landed: ingest time, offset)."""
-    first = Window.partitionBy(s.EVENT_ID).orderBy(*[F.col(c).asc_nulls_last() for c in PROVENANCE])
-    trimmed = [F.trim(F.col(c)).alias(c) for c in (s.EVENT_ID, s.USER_ID, s.ITEM_ID)]
-    valid = df.where(validity(df)).select(*trimmed, s.EVENT_TYPE, "ts", s.RATING, s.PRICE, *PROVENANCE)
-    return valid.withColumn("_n", F.row_number().over(first)).where("_n = 1").drop("_n", *PROVENANCE)
+    """Valid rows only, ids trimmed, one row per event_id (the first landed: ingest time, then Kafka
+    position), with `copies`: how many valid rows carried that event_id. A hash aggregate, no sort."""
+    payload = [F.trim(F.col(c)).alias(c) for c in (s.USER_ID, s.ITEM_ID)]
+    payload += [F.col(c) for c in (s.EVENT_TYPE, "ts", s.RATING, s.PRICE)]
+    first_landed = [F.unix_micros(F.col(PROVENANCE[0]))] + [F.col(c).cast("long") for c in PROVENANCE[1:]]
+    landed = F.struct(*[F.coalesce(c, F.lit(2**62)) for c in first_landed])
+    return (
+        df.where(validity(df))
+        .groupBy(F.trim(F.col(s.EVENT_ID)).alias(s.EVENT_ID))
+        .agg(F.min_by(F.struct(*payload), landed).alias("e"), F.count(F.lit(1)).alias("copies"))
+        .select(s.EVENT_ID, "e.*", "copies")
+    )
 
 
 def interactions(events: DataFrame, weights: Mapping[str, float]) -> DataFrame:

@@ -9,10 +9,13 @@ function; the CLI only parses flags. Defaults come from the `[preprocess]` table
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,11 +117,14 @@ def _clean(spark, settings: Settings) -> tuple[Any, dict[str, int], dict[str, in
 
     raw = ev.read_landed(spark, settings.landing_dir)
     events = ev.clean_events(raw).cache()
-    raw_stats = raw.agg(
-        F.count("*").alias("raw"), F.sum(ev.validity(raw).cast("long")).alias("valid")
+    n_raw = raw.count()  # answered from the Parquet footers
+    clean = events.agg(
+        F.count("*").alias("n"),
+        F.sum("copies").alias("valid"),
+        F.min("ts").alias("lo"),
+        F.max("ts").alias("hi"),
     ).first()
-    clean = events.agg(F.count("*").alias("n"), F.min("ts").alias("lo"), F.max("ts").alias("hi")).first()
-    n_raw, n_valid = int(raw_stats["raw"]), int(raw_stats["valid"] or 0)
+    n_valid = int(clean["valid"] or 0)
     counts = {"raw": n_raw, "invalid": n_raw - n_valid, "duplicates": n_valid - int(clean["n"])}
     time_range = {
         "min": None if clean["lo"] is None else int(clean["lo"]),
@@ -135,48 +141,58 @@ def _index(inter, vocabs: dict):
     )
 
 
+@contextlib.contextmanager
+def _step(name: str) -> Iterator[None]:
+    """Log how long one step of the job took (where the time goes, run after run)."""
+    started = time.perf_counter()
+    yield
+    log.info("step %s: %.1f s", name, time.perf_counter() - started)
+
+
 def _build(spark, settings: Settings, config: PreprocessConfig, out: Path) -> dict[str, Any]:
     """Every output of the snapshot into `out`; returns the manifest."""
-    events, counts, time_range = _clean(spark, settings)
+    with _step("clean"):
+        events, counts, time_range = _clean(spark, settings)
     if counts["raw"] - counts["invalid"] == 0:
         raise ValueError(
             f"no valid events in {settings.landing_dir}: {counts['invalid']} rows failed the schema"
         )
-    inter = ev.kcore(ev.interactions(events, config.event_weights), config.kcore).cache()
-    catalog = item_features.read_catalog(
-        spark, snapshot.catalog_file(settings)
-    ) or item_features.empty_catalog(spark)
-    vocabs = _build_vocabs(spark, settings, inter, catalog, out / "vocab")
-    split_df, split_info = split_interactions(
-        _index(inter, vocabs),
-        config.split,
-        config.effective_test_fraction,
-        config.valid_fraction,
-        config.seed,
-    )
-    split_df = split_df.cache()
-    snapshot.write_splits(with_histories(split_df, config.max_history), out)
-    user_histories(split_df, config.max_history).write.parquet(str(out / "histories"))
-    train = spark.read.parquet(str(out / TRAIN))
-    items, boundaries = item_features.item_table(
-        vocabs["items"],
-        catalog,
-        events,
-        vocabs["categories"],
-        vocabs["brands"],
-        train,
-        config.n_price_buckets,
-    )
-    vocab.write_single_parquet(items, out / "items.parquet")
-    counts.update(snapshot.split_counts(out))
-    from pyspark.sql import functions as F
-
-    stats = split_df.agg(
-        F.count("*").alias("n"),
-        F.countDistinct("user_idx").alias("u"),
-        F.countDistinct("item_idx").alias("i"),
-    ).first()
-    counts.update(interactions=int(stats["n"]), users=int(stats["u"]), items=int(stats["i"]))
+    with _step("interactions"):
+        inter = ev.kcore(ev.interactions(events, config.event_weights), config.kcore).cache()
+        inter.count()
+    with _step("vocabularies"):
+        catalog = item_features.read_catalog(spark, snapshot.catalog_file(settings))
+        catalog = catalog if catalog is not None else item_features.empty_catalog(spark)
+        vocabs = _build_vocabs(spark, settings, inter, catalog, out / "vocab")
+    with _step("split"):
+        split_df, split_info = split_interactions(
+            _index(inter, vocabs),
+            config.split,
+            config.effective_test_fraction,
+            config.valid_fraction,
+            config.seed,
+        )
+        split_df = split_df.cache()
+    with _step("examples with histories"):
+        snapshot.write_splits(with_histories(split_df, config.max_history), out)
+    with _step("user histories"):
+        user_histories(split_df, config.max_history).write.parquet(str(out / "histories"))
+    with _step("items"):
+        train = spark.read.parquet(str(out / TRAIN))
+        items, boundaries = item_features.item_table(
+            vocabs["items"],
+            catalog,
+            events,
+            vocabs["categories"],
+            vocabs["brands"],
+            train,
+            config.n_price_buckets,
+        )
+        vocab.write_single_parquet(items, out / "items.parquet")
+    with _step("counts"):
+        counts.update(snapshot.split_counts(out))
+        counts.update(_interaction_counts(split_df))
+        sizes = _vocab_sizes(vocabs, len(boundaries) + 2 if boundaries else 1)
     for df in (events, inter, split_df):
         df.unpersist()
     return {
@@ -186,7 +202,7 @@ def _build(spark, settings: Settings, config: PreprocessConfig, out: Path) -> di
         "time_range": time_range,
         "split": split_info,
         "config": dataclasses.asdict(config),
-        "vocab": _vocab_sizes(vocabs, len(boundaries) + 2 if boundaries else 1),
+        "vocab": sizes,
         "max_history": config.max_history,
         "event_weights": dict(config.event_weights),
         "price_boundaries": boundaries,
@@ -194,11 +210,23 @@ def _build(spark, settings: Settings, config: PreprocessConfig, out: Path) -> di
     }
 
 
+def _interaction_counts(split_df) -> dict[str, int]:
+    from pyspark.sql import functions as F
+
+    row = split_df.agg(
+        F.count("*").alias("interactions"),
+        F.countDistinct("user_idx").alias("users"),
+        F.countDistinct("item_idx").alias("items"),
+    ).first()
+    return {k: int(row[k]) for k in ("interactions", "users", "items")}
+
+
 def preprocess(settings: Settings, config: PreprocessConfig | None = None, spark=None) -> dict[str, Any]:
     """Run the job: landed events (+ catalog) -> settings.processed_dir, swapped in atomically.
     The persisted vocabularies (settings.data_dir / "vocab") are updated before the swap (appending
     ids is harmless should the swap fail). Returns the manifest."""
     config = config or PreprocessConfig.load()
+    ev.require_landed(settings.landing_dir)  # before paying for a Spark start
     if spark is None:
         from training.spark_session import build_spark
 

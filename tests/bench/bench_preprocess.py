@@ -1,0 +1,81 @@
+"""Preprocessing speed: the Spark job on 100k and 1M simulated events (ingest.simulator), written
+straight into the landing format with pandas (no Kafka). Goals: 1M events in <= 60 s on 2 cores, and
+10x the data in <= 6x the time. Each size runs in a fresh landing zone with the same Spark session
+(started before timing; its start-up is not part of the figures)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from infra.config import load_settings
+from tests.training.landing_data import write_catalog, write_events
+from training.preprocess import PreprocessConfig, preprocess
+
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_PREPROCESS_SIZES", "100000,1000000").split(","))
+GOAL_SECONDS_1M, GOAL_RATIO = 60.0, 6.0
+
+
+def _land(root: Path, n_events: int):
+    from ingest.simulator import generate
+
+    settings = load_settings(var_dir=root / "var", kafka_bootstrap_servers="127.0.0.1:1")
+    sim = generate(n_events, seed=7)
+    write_events(settings.landing_dir, sim.events)
+    write_catalog(
+        settings.data_dir, sim.catalog[["item_id", "category", "brand", "price"]].to_dict("records")
+    )
+    return settings
+
+
+def _timed_run(spark, n_events: int) -> float:
+    root = Path(tempfile.mkdtemp(prefix=f"bench-preprocess-{n_events}-"))
+    try:
+        settings = _land(root, n_events)
+        started = time.perf_counter()
+        manifest = preprocess(settings, PreprocessConfig(), spark=spark)
+        seconds = time.perf_counter() - started
+        print(f"   {n_events} events -> {manifest['counts']}", flush=True)
+        return seconds
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run() -> list[dict]:
+    from training.spark_session import build_spark
+
+    config = PreprocessConfig()
+    spark = build_spark(app_name="bench-preprocess", shuffle_partitions=config.shuffle_partitions)
+    try:
+        seconds = {n: _timed_run(spark, n) for n in SIZES}
+    finally:
+        spark.stop()
+    rows = []
+    for n, s in seconds.items():
+        goal = f"<= {GOAL_SECONDS_1M:.0f} s" if n == 1_000_000 else ""
+        verdict = ("pass" if s <= GOAL_SECONDS_1M else "FAIL") if n == 1_000_000 else "info"
+        rows.append(
+            {
+                "measure": f"preprocess {n:,} events",
+                "value": round(s, 1),
+                "unit": "s",
+                "goal": goal,
+                "verdict": verdict,
+            }
+        )
+    if len(SIZES) >= 2:
+        small, large = SIZES[0], SIZES[-1]
+        ratio = seconds[large] / seconds[small]
+        rows.append(
+            {
+                "measure": f"time ratio {large:,} / {small:,} events ({large // small}x data)",
+                "value": round(ratio, 2),
+                "unit": "x",
+                "goal": f"<= {GOAL_RATIO:.0f}x",
+                "verdict": "pass" if ratio <= GOAL_RATIO else "FAIL",
+            }
+        )
+    return rows
