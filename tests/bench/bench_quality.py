@@ -28,7 +28,11 @@ BACKENDS = ("pytorch", "tensorflow")
 VALID_FRACTION = 0.1  # first pass only: each item's train part gives 10% to validation
 EASE_LAMBDA = 400.0
 MAX_HISTORY = 200
-# The benchmark config (see the quality research note in the report of the evaluation work).
+# The best configuration found for this protocol (prototype sweeps on a validation share, 2026-11-25).
+# The split is random, not temporal, so the held-out items sit anywhere in a user's timeline; histories
+# of strictly earlier items teach the query tower *when* an item comes (test NDCG@10 0.24, below
+# most-popular), while the user-id embedding learns taste. So the history is dropped in training
+# (history_dropout 1.0) and the model works as softmax matrix factorisation; epochs from validation.
 BENCH_TRAIN: dict = {
     "embedding_dim": 128,
     "output_dim": 128,
