@@ -57,8 +57,14 @@ def event(
     return row
 
 
-def write_events(landing_dir: Path, events: Iterable[Mapping[str, Any]], offset: int = 0) -> list[Path]:
-    """Write raw event dicts as landed Parquet, one file per UTC event date (provenance filled in)."""
+def write_events(
+    landing_dir: Path,
+    events: Iterable[Mapping[str, Any]],
+    offset: int = 0,
+    ingested_at: datetime | None = None,
+) -> list[Path]:
+    """Write raw event dicts as landed Parquet, one file per UTC event date (provenance filled in:
+    partition 0, offsets from `offset`, ingested now unless given)."""
     df = pd.DataFrame(list(events), columns=[f.name for f in LANDING_SCHEMA][:9])
     df[s.TIMESTAMP] = pd.to_datetime(
         (df[s.TIMESTAMP].astype("float64") * 1e6).round().astype("int64"), unit="us", utc=True
@@ -66,7 +72,7 @@ def write_events(landing_dir: Path, events: Iterable[Mapping[str, Any]], offset:
     df["kafka_topic"] = "events"
     df["kafka_partition"] = 0
     df["kafka_offset"] = range(offset, offset + len(df))
-    df["ingested_at"] = pd.Timestamp(datetime.now(UTC))
+    df["ingested_at"] = pd.Timestamp(ingested_at or datetime.now(UTC))
     df[s.VERSION] = df[s.VERSION].fillna(s.SCHEMA_VERSION).astype("int32")
     written = []
     for date, day in df.groupby(df[s.TIMESTAMP].dt.strftime("%Y-%m-%d")):
