@@ -6,7 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest import schema as s
-from training.movielens import CATALOG_SCHEMA, LANDING_SCHEMA, land_movielens
+from ingest.parquet_sink import LANDING_SCHEMA
+from ingest.simulator import CATALOG_SCHEMA
+from training.movielens import land_movielens
 
 U_DATA = "1\t10\t5\t880000000\n2\t10\t3\t880000100\n1\t20\t4\t890000000\n"
 GENRES = "|".join(["0"] * 19)
@@ -34,6 +36,13 @@ def test_land_movielens_writes_contract_files(settings, tmp_path) -> None:
         ("20", "Action", None),
     ]
     assert not list(settings.landing_dir.rglob(".*"))  # no temp files left
+
+
+def test_a_bad_row_writes_nothing(settings, tmp_path) -> None:
+    (tmp_path / "u.data").write_text(U_DATA + "3\t30\t9\t880000200\n")  # rating 9 is out of range
+    with pytest.raises(s.EventError):
+        land_movielens(settings, tmp_path)
+    assert not settings.landing_dir.exists() or not any(settings.landing_dir.rglob("*.parquet"))
 
 
 def test_missing_folder_is_a_clear_error(settings, tmp_path) -> None:
