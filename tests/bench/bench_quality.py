@@ -41,11 +41,11 @@ BENCH_TRAIN: dict = {
     "temperature": 0.1,
     "l2_normalize": True,
     "learning_rate": 0.005,
-    "weight_decay": 1e-6,
+    "weight_decay": 1e-4,
     "batch_size": 512,
     "user_dropout": 0.0,
     "history_dropout": 1.0,
-    "epochs": 5,
+    "epochs": 7,
     "seed": 0,
 }
 METRICS = {"ndcg@10": "NDCG@10", "precision@10": "Precision@10", "recall@10": "Recall@10", "map": "MAP"}
