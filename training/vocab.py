@@ -2,8 +2,10 @@
 index across runs and new ids are appended (in sorted order, after the current maximum).
 
 Persisted outside the processed snapshot (settings.data_dir / "vocab") so that a re-run on more data
-keeps every id a deployed model already knows. Nothing is collected to the driver: the append is a
-left-anti join plus a row_number offset.
+keeps every id a deployed model already knows. The append is a left-anti join, then a distributed
+numbering of the new keys in sorted order: a range partitioning sorted within each partition, each
+partition's count (one row per partition reaches the driver, never the keys) giving its start.
+No global window, so no single task ever holds a whole vocabulary.
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ def read_vocab(spark: SparkSession, directory: Path, name: str) -> DataFrame:
     return spark.read.schema(schema).parquet(str(path))
 
 
-def extend_vocab(existing: DataFrame, values: DataFrame, name: str) -> DataFrame:
+def extend_vocab(
+    existing: DataFrame, values: DataFrame, name: str, partitions: int | None = None
+) -> DataFrame:
     """`existing` plus every distinct non-null value of `values` (single column) not yet in it,
-    numbered after the current maximum index."""
+    numbered in sorted order after the current maximum index. `partitions`: of the numbering
+    (default: spark.sql.shuffle.partitions)."""
     key, idx = VOCABS[name]
     new = (
         values.toDF(key)
@@ -46,10 +51,25 @@ def extend_vocab(existing: DataFrame, values: DataFrame, name: str) -> DataFrame
         .distinct()
         .join(existing.select(key), on=key, how="left_anti")
     )
-    offset = existing.agg(F.coalesce(F.max(idx), F.lit(0)).alias("offset"))
-    # A global window: fine, vocabularies are far smaller than the events.
-    numbered = new.crossJoin(offset).withColumn(
-        idx, (F.col("offset") + F.row_number().over(Window.orderBy(key))).cast("int")
+    offset = int(existing.agg(F.coalesce(F.max(idx), F.lit(0))).first()[0])
+    # Range-partitioned and sorted within partitions: partition p holds keys below partition p + 1's.
+    # Checkpointed, so the counts and the numbering see the very same partitions.
+    ordered = (
+        (new.repartitionByRange(partitions, key) if partitions else new.repartitionByRange(key))
+        .sortWithinPartitions(key)
+        .withColumn("_part", F.spark_partition_id())
+        .localCheckpoint()
+    )
+    counts = sorted((int(r["_part"]), int(r["count"])) for r in ordered.groupBy("_part").count().collect())
+    starts, total = [], offset
+    for part, count in counts:
+        starts.append((part, total))
+        total += count
+    spark = new.sparkSession
+    start_df = spark.createDataFrame(starts or [(0, offset)], "_part int, _start long")
+    numbered = ordered.join(F.broadcast(start_df), "_part").withColumn(
+        idx,
+        (F.col("_start") + F.row_number().over(Window.partitionBy("_part").orderBy(key))).cast("int"),
     )
     return existing.unionByName(numbered.select(key, idx))
 

@@ -52,3 +52,12 @@ def test_extend_vocab_appends_after_the_maximum(spark) -> None:
     values = spark.createDataFrame([("a",), ("z",), ("c",), (None,), ("a",)], "v string")
     got = dict(vocab.extend_vocab(existing, values, "users").collect())
     assert got == {"b": 1, "z": 5, "a": 6, "c": 7}
+
+
+def test_extend_vocab_numbers_across_partitions_in_sorted_order(spark) -> None:
+    existing = spark.createDataFrame([("k000", 3)], "item_id string, item_idx int")
+    keys = [f"k{n:03d}" for n in range(200)]
+    values = spark.createDataFrame([(k,) for k in reversed(keys)], "v string").repartition(7)
+    got = dict(vocab.extend_vocab(existing, values, "items", partitions=5).collect())
+    assert got["k000"] == 3
+    assert [got[k] for k in keys[1:]] == list(range(4, 4 + 199))
