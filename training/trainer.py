@@ -195,16 +195,14 @@ def _score_fn(trainer: Any, model_config: ModelConfig, eval_set: Any) -> Callabl
     return score
 
 
-def train(settings: Settings, backend: str, *, publish: bool = True, **overrides: Any) -> TrainResult:
-    """Train `backend` on settings.processed_dir, early-stop on validation NDCG@k, publish the best."""
-    train_config = TrainConfig.load(**overrides)
-    processed = settings.processed_dir
-    manifest = read_manifest(processed)
+def prepare_run(
+    backend: str, processed: Path, manifest: dict[str, Any], train_config: TrainConfig
+) -> tuple[Any, ModelConfig, Examples, Catalog]:
+    """(backend trainer at its initial weights, architecture, train examples, catalog) for the
+    processed data at `processed`: what every training run starts from."""
     model_config = model_config_for(manifest, train_config)
     examples = load_examples(processed, "train", model_config.max_history)
-    if not len(examples):
-        raise ValueError(f"{processed}/train is empty: nothing to train on")
-    catalog: Catalog = load_catalog(processed, model_config.n_items, model_config.n_users)
+    catalog = load_catalog(processed, model_config.n_items, model_config.n_users)
     trainer = make_trainer(
         backend,
         model_config,
@@ -212,6 +210,17 @@ def train(settings: Settings, backend: str, *, publish: bool = True, **overrides
         item_features=catalog.item_features,
         item_log_q=item_log_q(catalog.item_popularity),
     )
+    return trainer, model_config, examples, catalog
+
+
+def train(settings: Settings, backend: str, *, publish: bool = True, **overrides: Any) -> TrainResult:
+    """Train `backend` on settings.processed_dir, early-stop on validation NDCG@k, publish the best."""
+    train_config = TrainConfig.load(**overrides)
+    processed = settings.processed_dir
+    manifest = read_manifest(processed)
+    trainer, model_config, examples, catalog = prepare_run(backend, processed, manifest, train_config)
+    if not len(examples):
+        raise ValueError(f"{processed}/train is empty: nothing to train on")
     result = fit(trainer, backend, model_config, train_config, examples, processed)
     if publish:
         from training.registry import publish as publish_version

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from tests.training.processed_data import write_processed
-from training.batches import iter_batches, load_catalog, load_examples
-from training.trainer import TrainConfig, item_log_q, make_trainer, model_config_for
+from training.batches import iter_batches
+from training.trainer import TrainConfig, prepare_run
 
 GOAL_SECONDS = 20.0
 GOAL_RATIO = 2.0
@@ -25,16 +25,7 @@ SHAPE = {"n_users": 50_000, "n_items": 20_000, "n_categories": 50, "per_user": 2
 
 
 def _epoch_seconds(backend: str, data: Path, manifest: dict, cfg: TrainConfig) -> tuple[float, float]:
-    model = model_config_for(manifest, cfg)
-    examples = load_examples(data, "train", model.max_history)
-    catalog = load_catalog(data, model.n_items, model.n_users)
-    trainer = make_trainer(
-        backend,
-        model,
-        cfg,
-        item_features=catalog.item_features,
-        item_log_q=item_log_q(catalog.item_popularity),
-    )
+    trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(cfg.seed)
     started, losses = time.perf_counter(), []
     for batch in iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout):

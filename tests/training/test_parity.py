@@ -9,8 +9,8 @@ import pytest
 
 from tests.training.processed_data import write_processed
 from training import model_spec as spec
-from training.batches import iter_batches, load_catalog, load_examples
-from training.trainer import TrainConfig, item_log_q, make_trainer, model_config_for
+from training.batches import iter_batches, load_examples
+from training.trainer import TrainConfig, prepare_run
 
 # float32 sums in a different order: agreement to about 1e-6 measured, 1e-4 relative asserted.
 LOSS_RTOL = 1e-4
@@ -21,16 +21,7 @@ def _run(backend: str, data: Path, manifest: dict, loss: str) -> tuple[list[floa
     cfg = TrainConfig.load(
         **TINY, batch_size=32, loss=loss, weight_decay=1e-4, user_dropout=0.2, history_dropout=0.1
     )
-    model = model_config_for(manifest, cfg)
-    examples = load_examples(data, "train", model.max_history)
-    catalog = load_catalog(data, model.n_items, model.n_users)
-    trainer = make_trainer(
-        backend,
-        model,
-        cfg,
-        item_features=catalog.item_features,
-        item_log_q=item_log_q(catalog.item_popularity),
-    )
+    trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(7)
     batches = list(iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout))[:6]
     losses = [trainer.train_step(batch, 0.01) for batch in batches]
