@@ -26,7 +26,7 @@ class Services:
 
     def __init__(self, settings: Settings, config: dict[str, Any]) -> None:
         self.settings = settings
-        self.store: OnlineStore = open_store(settings.online_store_url)
+        self.store: OnlineStore = open_store(settings.online_store_url, settings.store_keep_per_user)
         self.holder = ModelHolder(
             settings.registry_dir,
             self.store,

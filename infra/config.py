@@ -52,6 +52,7 @@ class Settings:
     api_port: int = 8000
     api_workers: int = 2
     online_store_url: str = ""
+    store_keep_per_user: int = 1000  # the online store keeps each user's newest N events (0: all)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -3,6 +3,8 @@
 `OnlineStore` is the interface (room for Redis later); `SqliteStore` is the embedded default: one
 SQLite file in WAL mode (many readers alongside one writer, across processes, survives restarts).
 Writes are idempotent by event_id, so the API and the Kafka consumer may both deliver an event.
+Retention: each write keeps only the newest `keep_per_user` events of the users it touched, so the
+store holds what serving reads (a user's recent history) and does not grow with the event stream.
 """
 
 from __future__ import annotations
@@ -44,9 +46,12 @@ class OnlineStore(Protocol):
 class SqliteStore:
     """SQLite (WAL) store; one connection per thread, opened lazily."""
 
-    def __init__(self, path: Path, busy_timeout_ms: int = 5000) -> None:
+    def __init__(self, path: Path, busy_timeout_ms: int = 5000, keep_per_user: int = 0) -> None:
+        if keep_per_user < 0:
+            raise ValueError("keep_per_user must be >= 0 (0 keeps every event)")
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.keep_per_user = keep_per_user
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn().executescript(SCHEMA)
@@ -64,14 +69,22 @@ class SqliteStore:
         return conn
 
     def add_events(self, events: Iterable[Event]) -> int:
-        """Insert events, ignoring event_ids already stored; returns how many were new."""
+        """Insert events, ignoring event_ids already stored, then trim the touched users to their
+        newest keep_per_user events; returns how many events were new."""
         now = time.time()
         rows = [(e.event_id, e.user_id, e.item_id, e.event_type, e.timestamp, now) for e in events]
         conn = self._conn()
         with conn:
             before = conn.total_changes
             conn.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)", rows)
-            return conn.total_changes - before
+            added = conn.total_changes - before
+            if self.keep_per_user and added:
+                conn.executemany(
+                    "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events WHERE user_id = ? "
+                    "ORDER BY ts DESC LIMIT -1 OFFSET ?)",
+                    [(user, self.keep_per_user) for user in {row[1] for row in rows}],
+                )
+            return added
 
     def user_events(self, user_id: str, limit: int) -> list[tuple[str, str, float]]:
         """(item_id, event_type, timestamp) of the user's latest `limit` events, newest first."""
@@ -104,8 +117,9 @@ class SqliteStore:
             raise StoreError(f"online store {self.path} not reachable: {exc}") from exc
 
 
-def open_store(url: str) -> OnlineStore:
-    """The store for a URL: `sqlite:///<path>` (the embedded default). Other schemes are not built yet."""
+def open_store(url: str, keep_per_user: int = 0) -> OnlineStore:
+    """The store for a URL: `sqlite:///<path>` (the embedded default). Other schemes are not built yet.
+    keep_per_user: retention, each user's newest N events (0 keeps all)."""
     if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), keep_per_user=keep_per_user)
     raise StoreError(f"unsupported online store url {url!r} (expected sqlite:///path)")

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stored = consume(settings, open_store(settings.online_store_url), stop)
+    stored = consume(settings, open_store(settings.online_store_url, settings.store_keep_per_user), stop)
     log.info("stopped after storing %d new events", stored)
     return 0
 

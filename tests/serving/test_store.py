@@ -55,3 +55,15 @@ def test_trending_counts_and_meta(tmp_path: Path) -> None:
 def test_unsupported_url() -> None:
     with pytest.raises(StoreError, match="unsupported"):
         open_store("redis://localhost:6379")
+
+
+def test_retention_keeps_each_touched_users_newest_events(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 's.sqlite'}", keep_per_user=3)
+    store.add_events([_ev(f"a{n}", item=f"i{n}", ts=1.0e9 + n) for n in range(5)])
+    store.add_events([_ev("b0", user="u2"), _ev("b1", user="u2", item="i2", ts=1.8e9)])
+    assert [r[0] for r in store.user_events("u1", 10)] == ["i4", "i3", "i2"]
+    assert [r[0] for r in store.user_events("u2", 10)] == ["i2", "i1"]
+    store.add_events([_ev("a9", item="old", ts=1.0e8)])  # older than the kept three: trimmed at once
+    assert [r[0] for r in store.user_events("u1", 10)] == ["i4", "i3", "i2"]
+    with pytest.raises(ValueError, match="keep_per_user"):
+        SqliteStore(tmp_path / "t.sqlite", keep_per_user=-1)
