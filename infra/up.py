@@ -158,9 +158,9 @@ def start_api(settings: Settings, timeout: float = 120.0) -> str:
 
 
 def example_user(settings: Settings) -> str:
-    from training.registry import current_version
+    from serving.pointer import read_current
 
-    version = current_version(settings.registry_dir)
+    version = read_current(settings.registry_dir)
     users = settings.registry_dir / "versions" / str(version) / "serving" / "users.json"
     ids = json.loads(users.read_text())["user_id"]
     return ids[1] if len(ids) > 1 else "some-user"

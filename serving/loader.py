@@ -16,18 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from serving.artifact import ArtifactError, load_serving_artifact
+from serving.pointer import read_current
 from serving.recommender import Recommender
 from serving.store import OnlineStore
 
 log = logging.getLogger(__name__)
-
-
-def read_pointer(registry_dir: Path) -> str | None:
-    """The version named by `current`, or None before the first publish."""
-    try:
-        return (Path(registry_dir) / "current").read_text().strip() or None
-    except FileNotFoundError:
-        return None
 
 
 class ModelHolder:
@@ -67,7 +60,7 @@ class ModelHolder:
 
     def check(self) -> None:
         """Start loading the pointed version if it is new (first load is synchronous)."""
-        version = read_pointer(self.registry_dir)
+        version = read_current(self.registry_dir)
         if version is None or version == self._attempted or not self._lock.acquire(blocking=False):
             return
         self._attempted = version

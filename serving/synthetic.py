@@ -3,8 +3,6 @@ benchmarks never need a trained model. Item ids are "i1".., user ids "u1"..; cat
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 
 from ingest.schema import EVENT_TYPE_CODE
 from serving.artifact import write_serving_artifact
+from serving.pointer import write_current
 from training import model_spec as spec
 
 
@@ -86,12 +85,5 @@ def publish_synthetic(registry_dir: Path, cfg: spec.ModelConfig, version: str, s
     """Write versions/<version>/serving and point `current` at it (atomically); returns the version dir."""
     version_dir = Path(registry_dir) / "versions" / version
     write_synthetic_artifact(version_dir / "serving", cfg, version=version, seed=seed)
-    point_current(registry_dir, version)
+    write_current(registry_dir, version)
     return version_dir
-
-
-def point_current(registry_dir: Path, version: str) -> None:
-    """Replace the `current` pointer atomically (temp file + os.replace)."""
-    tmp = Path(registry_dir) / f".current-{uuid.uuid4().hex}"
-    tmp.write_text(version + "\n")
-    os.replace(tmp, Path(registry_dir) / "current")

@@ -8,7 +8,6 @@ pointer that moves only after the new version has been loaded back and checked.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import uuid
@@ -20,6 +19,7 @@ import numpy as np
 
 from infra.config import Settings
 from serving.artifact import load_serving_artifact, write_serving_artifact
+from serving.pointer import write_current
 from training import model_spec as spec
 from training.batches import Catalog
 
@@ -36,26 +36,6 @@ def list_versions(registry_dir: Path) -> list[str]:
     root = Path(registry_dir) / "versions"
     names = [p.name for p in root.iterdir() if VERSION_RE.match(p.name)] if root.is_dir() else []
     return sorted(names, key=lambda n: int(VERSION_RE.match(n).group(1)))
-
-
-def current_version(registry_dir: Path) -> str | None:
-    """The version serving should load, or None before the first publish."""
-    pointer = Path(registry_dir) / "current"
-    if not pointer.is_file():
-        return None
-    return pointer.read_text().strip() or None
-
-
-def set_current(registry_dir: Path, version: str) -> None:
-    """Point `current` at version: write a temp file, fsync, os.replace (readers never see half)."""
-    if not (Path(registry_dir) / "versions" / version).is_dir():
-        raise RegistryError(f"no such version: {version}")
-    tmp = Path(registry_dir) / f".current-{uuid.uuid4().hex}"
-    with tmp.open("w") as fh:
-        fh.write(version + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, Path(registry_dir) / "current")
 
 
 def read_serving(version_dir: Path) -> tuple[spec.ModelConfig, dict[str, np.ndarray], np.ndarray]:
@@ -153,7 +133,7 @@ def publish(
                 if not (root / version).exists():
                     raise
                 continue
-            set_current(settings.registry_dir, version)
+            write_current(settings.registry_dir, version)
             return version
         raise RegistryError(f"could not claim a version name under {root}")
     finally:

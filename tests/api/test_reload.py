@@ -8,7 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from infra.config import Settings
-from serving.synthetic import point_current, publish_synthetic, synthetic_config
+from serving.pointer import write_current
+from serving.synthetic import publish_synthetic, synthetic_config
 
 
 def _version_after(client: FlaskClient, expected: str, timeout: float = 5.0) -> str:
@@ -34,11 +35,11 @@ def test_new_version_is_picked_up(settings: Settings, app: Flask, client: FlaskC
 def test_corrupt_version_is_refused(settings: Settings, app: Flask, client: FlaskClient) -> None:
     assert _version_after(client, "v00001-numpy") == "v00001-numpy"
     bad = publish_synthetic(settings.registry_dir, synthetic_config(), "v00002-tensorflow", seed=2)
-    point_current(settings.registry_dir, "v00001-numpy")
+    write_current(settings.registry_dir, "v00001-numpy")
     with (bad / "serving" / "weights.safetensors").open("r+b") as fh:
         fh.seek(200)
         fh.write(b"\xff" * 16)
-    point_current(settings.registry_dir, "v00002-tensorflow")
+    write_current(settings.registry_dir, "v00002-tensorflow")
     time.sleep(0.5)
     assert _version_after(client, "v00002-tensorflow", timeout=1.0) == "v00001-numpy"
     holder = app.extensions["services"].holder
@@ -46,7 +47,7 @@ def test_corrupt_version_is_refused(settings: Settings, app: Flask, client: Flas
     assert "model_versions_refused_total 1.0" in client.get("/metrics").get_data(as_text=True)
     incomplete = settings.registry_dir / "versions" / "v00003-tensorflow" / "serving"
     incomplete.mkdir(parents=True)
-    point_current(settings.registry_dir, "v00003-tensorflow")
+    write_current(settings.registry_dir, "v00003-tensorflow")
     assert _version_after(client, "v00003-tensorflow", timeout=1.0) == "v00001-numpy"
     assert "incomplete" in holder.refused["v00003-tensorflow"]
     assert client.get("/ready").status_code == 200

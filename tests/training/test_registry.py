@@ -12,6 +12,7 @@ from safetensors.numpy import load_file
 
 from infra.config import Settings
 from serving.artifact import ArtifactError
+from serving.pointer import read_current, write_current
 from tests.training.processed_data import write_processed
 from training import model_spec as spec
 from training import registry
@@ -47,9 +48,9 @@ def _publish(settings: Settings, backend: str = "pytorch", trainer=None) -> tupl
 
 
 def test_publish_round_trip(settings: Settings):
-    assert registry.current_version(settings.registry_dir) is None
+    assert read_current(settings.registry_dir) is None
     version, trainer = _publish(settings)
-    assert version == "v00001-pytorch" == registry.current_version(settings.registry_dir)
+    assert version == "v00001-pytorch" == read_current(settings.registry_dir)
     serving = settings.registry_dir / "versions" / version / "serving"
     manifest = json.loads((serving / "manifest.json").read_text())
     assert manifest["format"] == "streamrec-serving" and manifest["version"] == version
@@ -73,11 +74,11 @@ def test_versions_count_up_across_backends(settings: Settings):
         == [first, second]
         == ["v00001-pytorch", "v00002-tensorflow"]
     )
-    assert registry.current_version(settings.registry_dir) == second
-    registry.set_current(settings.registry_dir, first)
-    assert registry.current_version(settings.registry_dir) == first
-    with pytest.raises(registry.RegistryError):
-        registry.set_current(settings.registry_dir, "v00009-pytorch")
+    assert read_current(settings.registry_dir) == second
+    write_current(settings.registry_dir, first)
+    assert read_current(settings.registry_dir) == first
+    with pytest.raises(FileNotFoundError, match="no such model version"):
+        write_current(settings.registry_dir, "v00009-pytorch")
 
 
 def test_a_version_that_fails_validation_never_becomes_current(settings: Settings, monkeypatch):
@@ -86,7 +87,7 @@ def test_a_version_that_fails_validation_never_becomes_current(settings: Setting
     monkeypatch.setattr(trainer, "item_vectors", lambda: honest() + 1.0)  # serving would disagree with native
     with pytest.raises(registry.RegistryError, match="differ"):
         _publish(settings, trainer=trainer)
-    assert registry.current_version(settings.registry_dir) == first
+    assert read_current(settings.registry_dir) == first
     assert registry.list_versions(settings.registry_dir) == [first]
     assert not [p for p in (settings.registry_dir / "versions").iterdir() if p.name.startswith(".")]
 

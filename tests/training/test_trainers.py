@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from infra.config import Settings
+from serving.pointer import read_current
 from tests.training.processed_data import write_processed
 from training import model_spec as spec
 from training.batches import load_examples
-from training.registry import current_version, read_serving
+from training.registry import read_serving
 from training.trainer import TrainConfig, train
 
 BACKENDS = ["pytorch", "tensorflow"]
@@ -36,7 +37,7 @@ def test_learns_and_beats_most_popular(settings: Settings, backend: str):
         settings, backend, epochs=12, batch_size=32, learning_rate=0.01, early_stopping_patience=0, **TINY
     )
     assert result.losses[-1] < 0.8 * result.losses[0]
-    assert result.version == current_version(settings.registry_dir) and result.version.endswith(backend)
+    assert result.version == read_current(settings.registry_dir) and result.version.endswith(backend)
     assert len(result.seconds_per_epoch) == 12
     assert (settings.var_dir / "reports" / result.version / "report.md").is_file()
     cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
