@@ -20,6 +20,7 @@ from serving.artifact import ServingArtifact
 from serving.retrieval import ExactIndex, Retriever, top_k_of
 from serving.store import OnlineStore
 from training import model_spec as spec
+from training.features import build_history, pad_histories  # the Spark job's own transforms
 
 PERSONALIZED, POPULAR = "personalized", "popular"
 
@@ -72,9 +73,6 @@ class Recommender:
         if not known:
             empty = np.zeros((1, self.max_history), np.int64)
             return empty, empty.copy(), seen, bought
-        # The shared transforms (training.features, the preprocessing stage's): one encoder, offline and online.
-        from training.features import build_history, pad_histories
-
         idx, codes, ts = (np.asarray(col) for col in zip(*known, strict=True))
         items, types = build_history(idx, codes, ts, np.inf, self.max_history)
         return (

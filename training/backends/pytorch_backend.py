@@ -113,6 +113,15 @@ def sampled_softmax_loss(query, item_vecs, target, log_q, weight, temperature: f
     return _weighted_mean(nn.functional.cross_entropy(logits, labels, reduction="none"), weight)
 
 
+@torch.no_grad()
+def _run_query(
+    query: Any, hist_items: np.ndarray, hist_types: np.ndarray, user_idx: np.ndarray
+) -> np.ndarray:
+    """Query vectors from a query tower (trained module or exported program) for numpy inputs."""
+    args = (torch.from_numpy(np.asarray(a, np.int64)) for a in (hist_items, hist_types, user_idx))
+    return query(*args).numpy()
+
+
 class Trainer:
     """training.trainer.BackendTrainer for PyTorch."""
 
@@ -154,12 +163,10 @@ class Trainer:
         self.optimizer.step()
         return float(loss.detach())
 
-    @torch.no_grad()
     def query_vectors(
         self, hist_items: np.ndarray, hist_types: np.ndarray, user_idx: np.ndarray
     ) -> np.ndarray:
-        args = (torch.from_numpy(np.asarray(a, np.int64)) for a in (hist_items, hist_types, user_idx))
-        return self.query(*args).numpy()
+        return _run_query(self.query, hist_items, hist_types, user_idx)
 
     @torch.no_grad()
     def item_vectors(self) -> np.ndarray:
@@ -210,12 +217,10 @@ class NativeModel:
         self.query = torch.export.load(Path(native_dir) / NATIVE_FILES[0]).module()
         self.item = torch.export.load(Path(native_dir) / NATIVE_FILES[1]).module()
 
-    @torch.no_grad()
     def query_vectors(
         self, hist_items: np.ndarray, hist_types: np.ndarray, user_idx: np.ndarray
     ) -> np.ndarray:
-        args = (torch.from_numpy(np.asarray(a, np.int64)) for a in (hist_items, hist_types, user_idx))
-        return self.query(*args).numpy()
+        return _run_query(self.query, hist_items, hist_types, user_idx)
 
     @torch.no_grad()
     def item_vectors(self, item_features: np.ndarray) -> np.ndarray:
