@@ -18,6 +18,7 @@ from serving.store import open_store
 from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.loadgen import load
 from tests.api.server import gunicorn
+from tests.bench import row
 
 N_USERS, N_ITEMS, DIM, HISTORY = 1000, 10_000, 64, 20
 CONCURRENCY, SECONDS, ROUNDS = 8, 3.0, 3
@@ -81,27 +82,16 @@ def run() -> list[dict]:
     ratio = rec_peak["qps"] / min_peak["qps"]
     errors = sum(r["errors"] for r in (rec_peak, rec_half, min_peak, min_half))
     return [
-        _row("recommendations peak QPS", rec_peak["qps"], "req/s"),
-        _row("minimal route peak QPS", min_peak["qps"], "req/s"),
-        _row("QPS ratio recommendations/minimal", ratio, "x", ">= 0.7", ratio >= 0.7),
-        _row("recommendations p50 at peak", rec_peak["p50_ms"], "ms"),
-        _row("recommendations p99 at peak", rec_peak["p99_ms"], "ms"),
-        _row("minimal p99 at peak", min_peak["p99_ms"], "ms"),
-        _row("recommendations p50 at half of peak", rec_half["p50_ms"], "ms"),
-        _row(
+        row("recommendations peak QPS", rec_peak["qps"], "req/s"),
+        row("minimal route peak QPS", min_peak["qps"], "req/s"),
+        row("QPS ratio recommendations/minimal", ratio, "x", ">= 0.7", ratio >= 0.7),
+        row("recommendations p50 at peak", rec_peak["p50_ms"], "ms"),
+        row("recommendations p99 at peak", rec_peak["p99_ms"], "ms"),
+        row("minimal p99 at peak", min_peak["p99_ms"], "ms"),
+        row("recommendations p50 at half of peak", rec_half["p50_ms"], "ms"),
+        row(
             "recommendations p99 at half of peak", rec_half["p99_ms"], "ms", "<= 10", rec_half["p99_ms"] <= 10
         ),
-        _row("minimal p99 at half of peak (noise reference)", min_half["p99_ms"], "ms"),
-        _row("failed requests", errors, "", "0", errors == 0),
+        row("minimal p99 at half of peak (noise reference)", min_half["p99_ms"], "ms"),
+        row("failed requests", errors, "", "0", errors == 0),
     ]
-
-
-def _row(measure: str, value: float, unit: str, goal: str = "", ok: bool | None = None) -> dict:
-    verdict = "" if ok is None else ("ok" if ok else "MISSED")
-    return {
-        "measure": measure,
-        "value": round(float(value), 2),
-        "unit": unit,
-        "goal": goal,
-        "verdict": verdict,
-    }

@@ -28,6 +28,7 @@ from serving.store import open_store
 from serving.store_consumer import LAG_KEY
 from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.server import gunicorn, server_env
+from tests.bench import row
 
 N_USERS, N_ITEMS, DIM, TRIALS, TIMEOUT_S = 200, 10_000, 64, 30, 5.0
 
@@ -125,32 +126,16 @@ def run() -> list[dict]:
     rows = []
     for name, values in (("POST /events", via_api), ("Kafka topic via store consumer", via_kafka)):
         p95 = float(np.percentile(values, 95))
-        rows.append(
-            {
-                "measure": f"freshness p50, {name}",
-                "value": round(float(np.median(values)) * 1000, 1),
-                "unit": "ms",
-                "goal": "",
-                "verdict": "",
-            }
-        )
-        rows.append(
-            {
-                "measure": f"freshness p95, {name}",
-                "value": round(p95 * 1000, 1),
-                "unit": "ms",
-                "goal": "<= 1000",
-                "verdict": "ok" if p95 <= 1.0 else "MISSED",
-            }
-        )
         unchanged = sum(v >= TIMEOUT_S for v in values)
-        rows.append(
-            {
-                "measure": f"trials without a change in {TIMEOUT_S:.0f} s, {name}",
-                "value": unchanged,
-                "unit": f"of {len(values)}",
-                "goal": "0",
-                "verdict": "ok" if unchanged == 0 else "MISSED",
-            }
-        )
+        rows += [
+            row(f"freshness p50, {name}", float(np.median(values)) * 1000, "ms", digits=1),
+            row(f"freshness p95, {name}", p95 * 1000, "ms", "<= 1000", p95 <= 1.0, digits=1),
+            row(
+                f"trials without a change in {TIMEOUT_S:.0f} s, {name}",
+                unchanged,
+                f"of {len(values)}",
+                "0",
+                unchanged == 0,
+            ),
+        ]
     return rows

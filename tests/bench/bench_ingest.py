@@ -21,6 +21,7 @@ from ingest.kafka_io import make_consumer
 from ingest.landing import landing_counts, run_landing
 from ingest.produce import produce_events
 from ingest.simulator import generate
+from tests.bench import row
 
 N_EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", 200_000))
 ROUNDS = 2
@@ -49,10 +50,6 @@ def _landing(settings, group: str, n: int, var: Path) -> float:
     return summary.landed / summary.seconds
 
 
-def _row(measure: str, value: float, unit: str, goal: str = "", verdict: str = "") -> dict:
-    return {"measure": measure, "value": round(value, 2), "unit": unit, "goal": goal, "verdict": verdict}
-
-
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         settings = load_settings(
@@ -71,8 +68,8 @@ def run() -> list[dict]:
             stop_broker(settings)
     ratio = max(landing) / max(plain)
     return [
-        _row(f"producer, {N_EVENTS} simulated events (validate + acks=all)", produced.rate, "events/s"),
-        _row("plain kafka-python consume loop (best)", max(plain), "events/s"),
-        _row("landing: Kafka -> validated atomic Parquet (best)", max(landing), "events/s"),
-        _row("landing / plain", ratio, "x", f">= {GOAL_RATIO}", "PASS" if ratio >= GOAL_RATIO else "FAIL"),
+        row(f"producer, {N_EVENTS} simulated events (validate + acks=all)", produced.rate, "events/s"),
+        row("plain kafka-python consume loop (best)", max(plain), "events/s"),
+        row("landing: Kafka -> validated atomic Parquet (best)", max(landing), "events/s"),
+        row("landing / plain", ratio, "x", f">= {GOAL_RATIO}", ratio >= GOAL_RATIO),
     ]

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from infra.config import load_settings
+from tests.bench import row
 from tests.training.landing_data import write_catalog, write_events
 from training.preprocess import PreprocessConfig, preprocess
 
@@ -46,6 +47,12 @@ def _timed_run(spark, n_events: int) -> float:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _goal_1m(n: int, seconds: float) -> tuple[str, bool | None]:
+    if n != 1_000_000:
+        return "", None
+    return f"<= {GOAL_SECONDS_1M:.0f} s", seconds <= GOAL_SECONDS_1M
+
+
 def run() -> list[dict]:
     from training.spark_session import build_spark
 
@@ -56,29 +63,10 @@ def run() -> list[dict]:
         seconds = {n: _timed_run(spark, n) for n in SIZES}
     finally:
         spark.stop()
-    rows = []
-    for n, s in seconds.items():
-        goal = f"<= {GOAL_SECONDS_1M:.0f} s" if n == 1_000_000 else ""
-        verdict = ("pass" if s <= GOAL_SECONDS_1M else "FAIL") if n == 1_000_000 else "info"
-        rows.append(
-            {
-                "measure": f"preprocess {n:,} events",
-                "value": round(s, 1),
-                "unit": "s",
-                "goal": goal,
-                "verdict": verdict,
-            }
-        )
+    rows = [row(f"preprocess {n:,} events", s, "s", *_goal_1m(n, s), digits=1) for n, s in seconds.items()]
     if len(SIZES) >= 2:
         small, large = SIZES[0], SIZES[-1]
         ratio = seconds[large] / seconds[small]
-        rows.append(
-            {
-                "measure": f"time ratio {large:,} / {small:,} events ({large // small}x data)",
-                "value": round(ratio, 2),
-                "unit": "x",
-                "goal": f"<= {GOAL_RATIO:.0f}x",
-                "verdict": "pass" if ratio <= GOAL_RATIO else "FAIL",
-            }
-        )
+        measure = f"time ratio {large:,} / {small:,} events ({large // small}x data)"
+        rows.append(row(measure, ratio, "x", f"<= {GOAL_RATIO:.0f}x", ratio <= GOAL_RATIO))
     return rows

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from infra.config import REPO_ROOT, load_settings
+from tests.bench import row
 from training.baselines import run_baselines
 from training.movielens import land_movielens
 from training.preprocess import PreprocessConfig, preprocess
@@ -107,30 +108,20 @@ def _series(history: list[dict]) -> dict[str, list[float]]:
 
 
 def _rows(table: dict, epochs: int) -> list[dict]:
-    rows = []
-    for name, metrics in table.items():
-        for key, label in METRICS.items():
-            is_goal = name in BACKENDS and key == "ndcg@10"
-            ok = metrics[key] >= GOAL_NDCG
-            rows.append(
-                {
-                    "measure": f"{name} {label}",
-                    "value": round(metrics[key], 4),
-                    "unit": "",
-                    "goal": f">= {GOAL_NDCG}" if is_goal else "",
-                    "verdict": ("PASS" if ok else "FAIL") if is_goal else "info",
-                }
-            )
+    rows = [
+        row(
+            f"{name} {label}",
+            metrics[key],
+            goal=f">= {GOAL_NDCG}" if name in BACKENDS and key == "ndcg@10" else "",
+            ok=metrics[key] >= GOAL_NDCG if name in BACKENDS and key == "ndcg@10" else None,
+            digits=4,
+        )
+        for name, metrics in table.items()
+        for key, label in METRICS.items()
+    ]
     gap = abs(table["pytorch"]["ndcg@10"] - table["tensorflow"]["ndcg@10"])
-    rows.append(
-        {
-            "measure": f"|NDCG@10 pytorch - tensorflow| ({epochs} epochs)",
-            "value": round(gap, 4),
-            "unit": "",
-            "goal": f"<= {GOAL_GAP}",
-            "verdict": "PASS" if gap <= GOAL_GAP else "FAIL",
-        }
-    )
+    measure = f"|NDCG@10 pytorch - tensorflow| ({epochs} epochs)"
+    rows.append(row(measure, gap, goal=f"<= {GOAL_GAP}", ok=gap <= GOAL_GAP, digits=4))
     return rows
 
 

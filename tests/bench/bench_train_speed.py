@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.bench import row
 from tests.training.processed_data import write_processed
 from training.batches import iter_batches
 from training.trainer import TrainConfig, prepare_run
@@ -33,16 +34,6 @@ def _epoch_seconds(backend: str, data: Path, manifest: dict, cfg: TrainConfig) -
     return time.perf_counter() - started, float(np.mean(losses))
 
 
-def _row(measure: str, value: float, unit: str, goal: str, ok: bool) -> dict:
-    return {
-        "measure": measure,
-        "value": round(value, 2),
-        "unit": unit,
-        "goal": goal,
-        "verdict": "PASS" if ok else "FAIL",
-    }
-
-
 def run() -> list[dict]:
     cfg = TrainConfig.load()
     load_before = os.getloadavg()[0]
@@ -55,11 +46,9 @@ def run() -> list[dict]:
     ratio = max(seconds.values()) / min(seconds.values())
     load = os.getloadavg()[0]
     rows = [
-        _row(f"{b} seconds per epoch (1M interactions)", s, "s", f"<= {GOAL_SECONDS:g}", s <= GOAL_SECONDS)
+        row(f"{b} seconds per epoch (1M interactions)", s, "s", f"<= {GOAL_SECONDS:g}", s <= GOAL_SECONDS)
         for b, s in seconds.items()
     ]
-    rows.append(_row("slower / faster backend", ratio, "x", f"<= {GOAL_RATIO:g}", ratio <= GOAL_RATIO))
-    for when, value in (("before", load_before), ("after", load)):
-        info = {"measure": f"load average (1 min) {when}", "value": round(value, 2), "unit": "", "goal": ""}
-        rows.append({**info, "verdict": "info"})
+    rows.append(row("slower / faster backend", ratio, "x", f"<= {GOAL_RATIO:g}", ratio <= GOAL_RATIO))
+    rows += [row(f"load average (1 min) {when}", v) for when, v in (("before", load_before), ("after", load))]
     return rows
