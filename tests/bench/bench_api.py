@@ -9,16 +9,12 @@ Goals: recommendations reach >= 0.7x the minimal route's peak QPS; p99 <= 10 ms 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 from infra.config import load_settings
-from ingest.schema import Event
-from serving.store import open_store
-from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.loadgen import load
 from tests.api.server import gunicorn
-from tests.bench import row
+from tests.bench import row, serve_synthetic
 
 N_USERS, N_ITEMS, DIM, HISTORY = 1000, 10_000, 64, 20
 CONCURRENCY, SECONDS, ROUNDS = 8, 3.0, 3
@@ -30,16 +26,7 @@ PACED_CONCURRENCY = 32
 
 def _prepare(var: Path):
     settings = load_settings(var_dir=var, kafka_bootstrap_servers="127.0.0.1:1")
-    publish_synthetic(
-        settings.registry_dir, synthetic_config(N_USERS, N_ITEMS, DIM, max_history=50), "v00001-bench"
-    )
-    now = time.time()
-    events = [
-        Event(f"{u}-{n}", f"u{u}", f"i{(u * 37 + n * 101) % (N_ITEMS - 1) + 1}", "view", now - 1000 + n)
-        for u in range(1, N_USERS)
-        for n in range(HISTORY)
-    ]
-    open_store(settings.online_store_url).add_events(events)
+    serve_synthetic(settings, N_USERS, N_ITEMS, DIM, HISTORY)
     return settings
 
 

@@ -26,25 +26,15 @@ from ingest.kafka_io import ensure_topics, make_producer
 from ingest.schema import Event, encode_event
 from serving.store import open_store
 from serving.store_consumer import LAG_KEY
-from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.server import gunicorn, server_env
-from tests.bench import row
+from tests.bench import row, serve_synthetic
 
 N_USERS, N_ITEMS, DIM, TRIALS, TIMEOUT_S = 200, 10_000, 64, 30, 5.0
 
 
 def _prepare(var: Path) -> Settings:
     settings = load_settings(var_dir=var, kafka_bootstrap_servers="", broker_port=procs.free_port())
-    publish_synthetic(
-        settings.registry_dir, synthetic_config(N_USERS, N_ITEMS, DIM, max_history=50), "v00001-bench"
-    )
-    now = time.time()
-    events = [
-        Event(f"seed-{u}-{n}", f"u{u}", f"i{u * 10 + n}", "view", now - 100 + n)
-        for u in range(1, N_USERS)
-        for n in range(5)
-    ]
-    open_store(settings.online_store_url).add_events(events)
+    serve_synthetic(settings, N_USERS, N_ITEMS, DIM, 5)
     return settings
 
 
