@@ -158,10 +158,11 @@ def start_api(settings: Settings, timeout: float = 120.0) -> str:
 
 
 def example_user(settings: Settings) -> str:
+    from serving.artifact import USERS
     from serving.pointer import read_current
 
     version = read_current(settings.registry_dir)
-    users = settings.registry_dir / "versions" / str(version) / "serving" / "users.json"
+    users = settings.registry_dir / "versions" / str(version) / "serving" / USERS
     ids = json.loads(users.read_text())["user_id"]
     return ids[1] if len(ids) > 1 else "some-user"
 
