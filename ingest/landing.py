@@ -1,10 +1,13 @@
 """The landing consumer: Kafka events -> date-partitioned Parquet, durable before offsets move.
 
-One consumer group (settings.consumer_group). Messages are decoded and validated with the schema
-module; valid events are buffered and written as atomic Parquet files (see ingest.parquet_sink),
-invalid ones go to the dead-letter topic (see ingest.dead_letter). A batch is flushed when it reaches
-`batch_size` events or is `flush_interval_s` old, so trickles land within about a second. Only after
-the files are on disk and the dead letters are acknowledged (acks=all) are the offsets committed:
+One consumer group (settings.consumer_group). The polling thread buffers messages; a batch is flushed
+when it reaches `batch_size` events or is `flush_interval_s` old, so trickles land within about a
+second. The writer thread validates a flushed batch with the schema module, all at once in Arrow
+(schema.decode_batch) or, when the batch holds anything unusual, poll by poll and then message by
+message (schema.decode_event); it writes the valid events as atomic Parquet files (see
+ingest.parquet_sink) and hands back the invalid ones, which go to the dead-letter topic with their
+reason (see ingest.dead_letter). Only after the files are on disk and the dead letters are
+acknowledged (acks=all) are the offsets committed:
 SIGKILL at any moment loses nothing; redelivered events may land twice (Spark dedups by event_id).
 
     python -m ingest.landing [--max-events N] [--idle-timeout S]   (SIGTERM: finish batch, commit, exit 0)
@@ -13,6 +16,7 @@ SIGKILL at any moment loses nothing; redelivered events may land twice (Spark de
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -30,8 +34,8 @@ from kafka.structs import OffsetAndMetadata
 from infra.config import Settings, load_settings
 from ingest import dead_letter
 from ingest.kafka_io import ensure_topics, make_consumer, make_producer
-from ingest.parquet_sink import landed_files, write_partitioned
-from ingest.schema import EVENT_ID, decode_event
+from ingest.parquet_sink import landed_files, with_provenance, write_partitioned
+from ingest.schema import EVENT_ID, decode_batch, decode_event, events_table
 
 log = logging.getLogger("ingest.landing")
 
@@ -47,18 +51,41 @@ class LandingSummary:
 
 
 @dataclass
+class _Part:
+    """One partition's share of one poll, as plain lists: holding the polled record objects instead
+    made Python's cyclic GC rescan them over and over (about a fifth of the landing time)."""
+
+    tp: TopicPartition
+    values: list
+    keys: list
+    offsets: list
+
+
+@dataclass
 class _Batch:
-    rows: list = field(default_factory=list)
-    dead: list = field(default_factory=list)
+    polls: list = field(default_factory=list)  # per poll: [_Part], undecoded
+    size: int = 0
     next_offsets: dict = field(default_factory=dict)
     started: float = 0.0
 
     def __len__(self) -> int:
-        return len(self.rows) + len(self.dead)
+        return self.size
+
+
+@dataclass
+class _Landed:
+    files: list = field(default_factory=list)
+    landed: int = 0
+    dead: list = field(default_factory=list)  # (TopicPartition, offset, value, key, reason)
 
 
 class _Lander:
-    """Holds the clients and the open batch; `flush` makes the batch durable, then commits."""
+    """Holds the clients and the open batch; `flush` makes the batch durable, then commits.
+
+    The polling thread only collects messages. The writer thread decodes a flushed batch, writes its
+    files and returns the dead letters; Arrow's JSON reader, its compute kernels, Parquet encoding and
+    fsync all release the GIL, so the next batch is polled meanwhile.
+    """
 
     def __init__(self, settings: Settings, batch_size: int) -> None:
         self.settings, self.batch_size = settings, batch_size
@@ -67,23 +94,62 @@ class _Lander:
         self.consumer = make_consumer(settings, settings.consumer_group, max_poll_records=5000)
         self.consumer.subscribe([settings.events_topic], listener=_FlushOnRevoke(self))
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-writer")
-        self.pending: tuple[Future | None, _Batch] | None = None
+        self.pending: tuple[Future, _Batch] | None = None
 
-    def add(self, tp: TopicPartition, messages: list) -> None:
-        """Decode and buffer one partition's messages (in offset order)."""
-        if not messages:
+    def add(self, polled: dict[TopicPartition, list]) -> None:
+        """Buffer one poll's messages (each partition's in offset order)."""
+        parts = [
+            _Part(tp, [m.value for m in msgs], [m.key for m in msgs], [m.offset for m in msgs])
+            for tp, msgs in polled.items()
+            if msgs
+        ]
+        if not parts:
             return
-        if not self.batch:
-            self.batch.started = time.monotonic()
-        rows, dead, limit = self.batch.rows, self.batch.dead, self.settings.max_event_bytes
-        for msg in messages:
-            try:
-                event = decode_event(msg.value, limit)
-            except Exception as exc:  # any bad input (schema, JSON, nesting) is dead-lettered, never fatal
-                dead.append((msg, str(exc) or type(exc).__name__))
+        batch = self.batch
+        if not batch:
+            batch.started = time.monotonic()
+        batch.polls.append(parts)
+        for part in parts:
+            batch.size += len(part.offsets)
+            batch.next_offsets[part.tp] = part.offsets[-1] + 1
+
+    def _land(self, batch: _Batch) -> _Landed:
+        """On the writer thread: decode the batch and write its valid events."""
+        out = _Landed()
+        tables = self._decode(batch.polls, out.dead)
+        out.landed = sum(table.num_rows for table in tables)
+        if tables:
+            out.files = write_partitioned(self.settings.landing_dir, tables)
+        return out
+
+    def _decode(self, polls: list[list[_Part]], dead: list) -> list:
+        """Polls' messages -> with_provenance tables, all in one decode_batch call (each call crosses the
+        GIL a few dozen times, and each crossing may wait for the polling thread). When that refuses,
+        each poll is tried alone, and a poll holding anything unusual is decoded one message at a
+        time; its invalid messages join `dead`."""
+        limit = self.settings.max_event_bytes
+        parts = [part for poll in polls for part in poll]
+        fields = decode_batch([value for part in parts for value in part.values], limit)
+        if fields is None and len(polls) > 1:
+            return [table for poll in polls for table in self._decode([poll], dead)]
+        tables, start = [], 0
+        for part in parts:
+            if fields is not None:
+                events, offsets = fields.slice(start, len(part.offsets)), part.offsets
+                start += len(part.offsets)
             else:
-                rows.append((event, msg.topic, msg.partition, msg.offset))
-        self.batch.next_offsets[tp] = messages[-1].offset + 1
+                valid, offsets = [], []
+                for value, key, offset in zip(part.values, part.keys, part.offsets, strict=True):
+                    try:
+                        valid.append(decode_event(value, limit))
+                    except Exception as exc:  # bad input of any kind is dead-lettered, never fatal
+                        dead.append((part.tp, offset, value, key, str(exc) or type(exc).__name__))
+                    else:
+                        offsets.append(offset)
+                events = events_table(valid)
+            if offsets:
+                tables.append(with_provenance(events, part.tp.topic, part.tp.partition, offsets))
+        return tables
 
     def due(self, flush_interval_s: float) -> bool:
         return len(self.batch) >= self.batch_size or (
@@ -91,16 +157,11 @@ class _Lander:
         )
 
     def flush(self, wait: bool = False) -> None:
-        """Hand the open batch to the writer thread (one batch in flight) after committing the previous.
-
-        Parquet encoding and fsync release the GIL, so the next batch is polled and decoded meanwhile.
-        """
+        """Hand the open batch to the writer thread (one batch in flight) after committing the previous."""
         batch, self.batch = self.batch, _Batch()
         self.complete_pending()
         if batch.next_offsets:
-            rows = batch.rows
-            future = self.writer.submit(write_partitioned, self.settings.landing_dir, rows) if rows else None
-            self.pending = (future, batch)
+            self.pending = (self.writer.submit(self._land, batch), batch)
         if wait:
             self.complete_pending()
 
@@ -109,18 +170,18 @@ class _Lander:
         if self.pending is None:
             return
         future, batch = self.pending
-        if only_if_done and future is not None and not future.done():
+        if only_if_done and not future.done():
             return
         self.pending = None
-        files = future.result() if future is not None else []  # a write error propagates: no commit
-        self._dead_letter(batch.dead)
+        done = future.result()  # a decode or write error propagates: no commit
+        self._dead_letter(done.dead)
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()}
         self.consumer.commit(offsets)
-        self.summary.landed += len(batch.rows)
-        self.summary.dead_lettered += len(batch.dead)
-        self.summary.files += len(files)
+        self.summary.landed += done.landed
+        self.summary.dead_lettered += len(done.dead)
+        self.summary.files += len(done.files)
         log.info(
-            "landed %d events in %d files, %d dead letters", len(batch.rows), len(files), len(batch.dead)
+            "landed %d events in %d files, %d dead letters", done.landed, len(done.files), len(done.dead)
         )
 
     def _dead_letter(self, dead: list) -> None:
@@ -131,17 +192,18 @@ class _Lander:
             dead_letter.send(
                 self.producer,
                 topic,
-                m.value,
-                m.key,
-                dead_letter.headers(r, "landing", (m.topic, m.partition, m.offset)),
+                value,
+                key,
+                dead_letter.headers(reason, "landing", (tp.topic, tp.partition, offset)),
             )
-            for m, r in dead
+            for tp, offset, value, key, reason in dead
         ]
         self.producer.flush()
         for future in futures:
             future.get(timeout=30)  # raises if the broker did not acknowledge: no commit then
         entries = [
-            {"topic": m.topic, "partition": m.partition, "offset": m.offset, "reason": r} for m, r in dead
+            {"topic": tp.topic, "partition": tp.partition, "offset": offset, "reason": reason}
+            for tp, offset, _, _, reason in dead
         ]
         dead_letter.record_batch(self.settings.landing_dir, entries)
 
@@ -185,9 +247,9 @@ def run_landing(
             polled = lander.consumer.poll(timeout_ms=100, max_records=remaining)
             if polled and first_seen is None:
                 first_seen = time.monotonic()
-            for tp, messages in polled.items():
-                lander.add(tp, messages)
-                handled += len(messages)
+            if polled:
+                lander.add(polled)
+                handled += sum(len(messages) for messages in polled.values())
                 last_seen = time.monotonic()
             if not lander.consumer.assignment():
                 last_seen = time.monotonic()  # idle time counts from joining the group, not from start
@@ -218,6 +280,19 @@ def landing_counts(settings: Settings) -> dict[str, int]:
     }
 
 
+def tune_gc() -> None:
+    """Garbage-collector settings for the landing process (its entry point calls this once set up).
+
+    Every poll allocates thousands of short-lived, acyclic objects (kafka-python's records), which with
+    the default thresholds run a young collection every 700 allocations and a full one every few
+    batches over everything the process holds: about a fifth of the landing time, measured on 200,000
+    events. Objects alive after start-up are frozen out of the collector's sight, and young collections
+    run every 20,000 allocations. Cycles are still collected.
+    """
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest.landing", description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -233,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    tune_gc()
     log.info(
         "consuming %s as group %s from %s",
         settings.events_topic,

@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ingest import schema as s
-from ingest.schema import Event
 
 KAFKA_TOPIC, KAFKA_PARTITION, KAFKA_OFFSET, INGESTED_AT = (
     "kafka_topic",
@@ -43,7 +43,6 @@ LANDING_SCHEMA = pa.schema(
         (INGESTED_AT, TS_TYPE),
     ]
 )
-Landed = tuple[Event, str, int, int]  # the event and its Kafka topic, partition, offset
 
 
 def events_dir(landing_dir: Path) -> Path:
@@ -73,40 +72,44 @@ def write_atomic(path: Path, data: bytes | pa.Table) -> None:
     fsync_dir(path.parent)
 
 
-def to_table(rows: list[Landed], ingested_at_us: int) -> pa.Table:
-    """Rows -> an Arrow table in LANDING_SCHEMA (timestamps as UTC microseconds)."""
-    events = [r[0] for r in rows]
-    columns = {
-        s.EVENT_ID: [e.event_id for e in events],
-        s.USER_ID: [e.user_id for e in events],
-        s.ITEM_ID: [e.item_id for e in events],
-        s.EVENT_TYPE: [e.event_type for e in events],
-        s.TIMESTAMP: [round(e.timestamp * 1_000_000) for e in events],
-        s.SESSION_ID: [e.session_id for e in events],
-        s.RATING: [e.rating for e in events],
-        s.PRICE: [e.price for e in events],
-        s.VERSION: [e.schema_version for e in events],
-        KAFKA_TOPIC: [r[1] for r in rows],
-        KAFKA_PARTITION: [r[2] for r in rows],
-        KAFKA_OFFSET: [r[3] for r in rows],
-        INGESTED_AT: [ingested_at_us] * len(rows),
-    }
-    return pa.Table.from_pydict(columns, schema=LANDING_SCHEMA)
+def with_provenance(fields: pa.Table, topic: str, partition: int, offsets: list[int]) -> pa.Table:
+    """Validated events (schema.arrow_fields) from one topic partition, with each one's offset."""
+    n = fields.num_rows
+    return (
+        fields.append_column(KAFKA_TOPIC, pa.repeat(topic, n).cast(pa.string()))
+        .append_column(KAFKA_PARTITION, pa.repeat(pa.scalar(partition, pa.int32()), n))
+        .append_column(KAFKA_OFFSET, pa.array(offsets, pa.int64()))
+    )
 
 
-def write_partitioned(landing_dir: Path, rows: list[Landed]) -> list[Path]:
-    """Write `rows` as one atomic Parquet file per event date; returns the new files."""
-    by_day: dict[int, list[Landed]] = {}
-    for row in rows:
-        by_day.setdefault(int(row[0].timestamp // 86_400), []).append(row)
+def to_landing_schema(tables: list[pa.Table], ingested_at_us: int) -> pa.Table:
+    """Tables from `with_provenance` -> one table in LANDING_SCHEMA (timestamps as UTC microseconds)."""
+    table = pa.concat_tables(tables)
+    seconds = table[s.TIMESTAMP]
+    micros = pc.cast(pc.round(pc.multiply(seconds, 1_000_000), round_mode="half_to_even"), pa.int64())
+    table = table.set_column(
+        table.schema.get_field_index(s.TIMESTAMP), pa.field(s.TIMESTAMP, TS_TYPE), micros.cast(TS_TYPE)
+    )
+    table = table.append_column(
+        INGESTED_AT, pa.repeat(pa.scalar(ingested_at_us, pa.int64()), table.num_rows).cast(TS_TYPE)
+    )
+    return table.select(LANDING_SCHEMA.names).cast(LANDING_SCHEMA)
+
+
+def write_partitioned(landing_dir: Path, tables: list[pa.Table]) -> list[Path]:
+    """Write the events in `tables` (from `with_provenance`) as one atomic Parquet file per event date
+    (UTC); returns the new files."""
     now_us = int(datetime.now(UTC).timestamp() * 1_000_000)
+    table = to_landing_schema(tables, now_us)
+    days = pc.cast(table[s.TIMESTAMP], pa.date32())
     written = []
-    for day, day_rows in sorted(by_day.items()):
-        date = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+    for day in sorted(pc.unique(days).to_pylist()):
         path = (
-            events_dir(landing_dir) / f"event_date={date}" / f"part-{now_us}-{uuid.uuid4().hex[:12]}.parquet"
+            events_dir(landing_dir)
+            / f"event_date={day.isoformat()}"
+            / f"part-{now_us}-{uuid.uuid4().hex[:12]}.parquet"
         )
-        write_atomic(path, to_table(day_rows, now_us))
+        write_atomic(path, table.filter(pc.equal(days, pa.scalar(day, pa.date32()))))
         written.append(path)
     return written
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.config import Settings
-from ingest.parquet_sink import write_partitioned
+from ingest.parquet_sink import with_provenance, write_partitioned
 from ingest.replay import movielens_catalog, read_events
-from ingest.schema import validate_event
+from ingest.schema import events_table, validate_event
 from ingest.simulator import write_catalog
 
 TOPIC = "replay"
@@ -27,9 +27,11 @@ def land_movielens(settings: Settings, data_dir: str | Path) -> int:
     data_file = Path(data_dir) / "u.data"
     if not data_file.is_file():
         raise FileNotFoundError(f"{data_file} not found: expected the MovieLens 100K folder (u.data, u.item)")
-    rows = [(validate_event(raw), TOPIC, 0, offset) for offset, raw in enumerate(read_events(data_file))]
-    write_partitioned(settings.landing_dir, rows)
+    events = [validate_event(raw) for raw in read_events(data_file)]
+    write_partitioned(
+        settings.landing_dir, [with_provenance(events_table(events), TOPIC, 0, list(range(len(events))))]
+    )
     catalog = movielens_catalog(data_file)
     if catalog is not None:
         write_catalog(settings, catalog)
-    return len(rows)
+    return len(events)

@@ -4,7 +4,9 @@ The bench starts its own broker on a free port, produces N simulated events once
 reads the same topic with fresh consumer groups: the plain loop (poll and count, nothing else) and
 run_landing (decode, validate, write atomic Parquet, commit), alternating, best of each. Both use the
 same consumer settings (ingest.kafka_io.make_consumer, max_poll_records=5000) and are timed from the
-first record received to the end (group join excluded; landing includes its final commit).
+first record received to the end (group join excluded; landing includes its final commit). The
+process runs with the garbage-collector settings of the landing service (landing.tune_gc), which
+apply to both loops alike.
 """
 
 from __future__ import annotations
@@ -18,13 +20,13 @@ from infra import procs
 from infra.broker import start_broker, stop_broker
 from infra.config import load_settings
 from ingest.kafka_io import make_consumer
-from ingest.landing import landing_counts, run_landing
+from ingest.landing import landing_counts, run_landing, tune_gc
 from ingest.produce import produce_events
 from ingest.simulator import generate
 from tests.bench import row
 
 N_EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", 200_000))
-ROUNDS = 2
+ROUNDS = 3
 GOAL_RATIO = 0.8
 
 
@@ -60,6 +62,7 @@ def run() -> list[dict]:
             events = generate(N_EVENTS, seed=0).events
             produced = produce_events(settings, events, progress=False)
             del events
+            tune_gc()
             plain, landing = [], []
             for r in range(ROUNDS):
                 plain.append(_plain_loop(settings, f"plain-{r}", N_EVENTS))
