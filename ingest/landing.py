@@ -2,7 +2,7 @@
 
 One consumer group (settings.consumer_group). The polling thread buffers messages; a batch is flushed
 when it reaches `batch_size` events or is `flush_interval_s` old, so trickles land within about a
-second. The writer thread validates a flushed batch with the schema module, all at once in Arrow
+second. A writer process (ingest.land_writer) validates a flushed batch with the schema module, all at once in Arrow
 (schema.decode_batch) or, when the batch holds anything unusual, poll by poll and then message by
 message (schema.decode_event); it writes the valid events as atomic Parquet files (see
 ingest.parquet_sink) and hands back the invalid ones, which go to the dead-letter topic with their
@@ -22,7 +22,6 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
@@ -34,8 +33,9 @@ from kafka.structs import OffsetAndMetadata
 from infra.config import Settings, load_settings
 from ingest import dead_letter
 from ingest.kafka_io import ensure_topics, make_consumer, make_producer
-from ingest.parquet_sink import landed_files, with_provenance, write_partitioned
-from ingest.schema import EVENT_ID, decode_batch, decode_event, events_table
+from ingest.land_writer import WriterProcess
+from ingest.parquet_sink import landed_files
+from ingest.schema import EVENT_ID
 
 log = logging.getLogger("ingest.landing")
 
@@ -72,19 +72,11 @@ class _Batch:
         return self.size
 
 
-@dataclass
-class _Landed:
-    files: list = field(default_factory=list)
-    landed: int = 0
-    dead: list = field(default_factory=list)  # (TopicPartition, offset, value, key, reason)
-
-
 class _Lander:
     """Holds the clients and the open batch; `flush` makes the batch durable, then commits.
 
-    The polling thread only collects messages. The writer thread decodes a flushed batch, writes its
-    files and returns the dead letters; Arrow's JSON reader, its compute kernels, Parquet encoding and
-    fsync all release the GIL, so the next batch is polled meanwhile.
+    The polling thread only collects messages. The writer process (ingest.land_writer) validates a
+    flushed batch, writes its files and names the invalid messages, while the next batch is polled.
     """
 
     def __init__(self, settings: Settings, batch_size: int) -> None:
@@ -93,8 +85,8 @@ class _Lander:
         self.producer = make_producer(settings, linger_ms=0)
         self.consumer = make_consumer(settings, settings.consumer_group, max_poll_records=5000)
         self.consumer.subscribe([settings.events_topic], listener=_FlushOnRevoke(self))
-        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-writer")
-        self.pending: tuple[Future, _Batch] | None = None
+        self.writer = WriterProcess(settings.landing_dir, settings.max_event_bytes)  # starts while joining
+        self.pending: _Batch | None = None  # submitted to the writer, not yet committed
 
     def add(self, polled: dict[TopicPartition, list]) -> None:
         """Buffer one poll's messages (each partition's in offset order)."""
@@ -113,68 +105,37 @@ class _Lander:
             batch.size += len(part.offsets)
             batch.next_offsets[part.tp] = part.offsets[-1] + 1
 
-    def _land(self, batch: _Batch) -> _Landed:
-        """On the writer thread: decode the batch and write its valid events."""
-        out = _Landed()
-        tables = self._decode(batch.polls, out.dead)
-        out.landed = sum(table.num_rows for table in tables)
-        if tables:
-            out.files = write_partitioned(self.settings.landing_dir, tables)
-        return out
-
-    def _decode(self, polls: list[list[_Part]], dead: list) -> list:
-        """Polls' messages -> with_provenance tables, all in one decode_batch call (each call crosses the
-        GIL a few dozen times, and each crossing may wait for the polling thread). When that refuses,
-        each poll is tried alone, and a poll holding anything unusual is decoded one message at a
-        time; its invalid messages join `dead`."""
-        limit = self.settings.max_event_bytes
-        parts = [part for poll in polls for part in poll]
-        fields = decode_batch([value for part in parts for value in part.values], limit)
-        if fields is None and len(polls) > 1:
-            return [table for poll in polls for table in self._decode([poll], dead)]
-        tables, start = [], 0
-        for part in parts:
-            if fields is not None:
-                events, offsets = fields.slice(start, len(part.offsets)), part.offsets
-                start += len(part.offsets)
-            else:
-                valid, offsets = [], []
-                for value, key, offset in zip(part.values, part.keys, part.offsets, strict=True):
-                    try:
-                        valid.append(decode_event(value, limit))
-                    except Exception as exc:  # bad input of any kind is dead-lettered, never fatal
-                        dead.append((part.tp, offset, value, key, str(exc) or type(exc).__name__))
-                    else:
-                        offsets.append(offset)
-                events = events_table(valid)
-            if offsets:
-                tables.append(with_provenance(events, part.tp.topic, part.tp.partition, offsets))
-        return tables
-
     def due(self, flush_interval_s: float) -> bool:
         return len(self.batch) >= self.batch_size or (
             bool(self.batch) and time.monotonic() - self.batch.started >= flush_interval_s
         )
 
     def flush(self, wait: bool = False) -> None:
-        """Hand the open batch to the writer thread (one batch in flight) after committing the previous."""
+        """Hand the open batch to the writer (one batch in flight) after committing the previous."""
         batch, self.batch = self.batch, _Batch()
         self.complete_pending()
         if batch.next_offsets:
-            self.pending = (self.writer.submit(self._land, batch), batch)
+            layout = [[(p.tp.topic, p.tp.partition, p.offsets) for p in poll] for poll in batch.polls]
+            self.writer.submit(layout, [v for poll in batch.polls for p in poll for v in p.values])
+            self.pending = batch
         if wait:
             self.complete_pending()
 
     def complete_pending(self, only_if_done: bool = False) -> None:
         """Once the in-flight batch's files are durable: send its dead letters, then commit its offsets."""
-        if self.pending is None:
-            return
-        future, batch = self.pending
-        if only_if_done and not future.done():
+        batch = self.pending
+        if batch is None or (only_if_done and not self.writer.ready()):
             return
         self.pending = None
-        done = future.result()  # a decode or write error propagates: no commit
-        self._dead_letter(done.dead)
+        done = self.writer.result()  # a decode or write error raises: no commit
+        if done.dead:
+            messages = [
+                (p.tp, offset, value, key)
+                for poll in batch.polls
+                for p in poll
+                for offset, value, key in zip(p.offsets, p.values, p.keys, strict=True)
+            ]
+            self._dead_letter([(*messages[i], reason) for i, reason in done.dead])
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()}
         self.consumer.commit(offsets)
         self.summary.landed += done.landed
@@ -185,8 +146,6 @@ class _Lander:
         )
 
     def _dead_letter(self, dead: list) -> None:
-        if not dead:
-            return
         topic = self.settings.dead_letter_topic
         futures = [
             dead_letter.send(
@@ -208,7 +167,7 @@ class _Lander:
         dead_letter.record_batch(self.settings.landing_dir, entries)
 
     def close(self) -> None:
-        self.writer.shutdown(wait=True)
+        self.writer.close()
         self.consumer.close(autocommit=False)
         self.producer.close()
 
@@ -231,7 +190,7 @@ def run_landing(
     max_events: int | None = None,
     idle_timeout_s: float | None = None,
     stop: threading.Event | None = None,
-    batch_size: int = 50_000,
+    batch_size: int = 20_000,
     flush_interval_s: float = 0.5,
 ) -> LandingSummary:
     """Consume until `stop` is set, `max_events` messages are handled, or nothing came for `idle_timeout_s`."""

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +26,21 @@ def _wait_for(predicate, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def _writers_of(pid: int) -> list[int]:
+    """Live `python -m ingest.land_writer` children started by landing process `pid`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"ingest.land_writer" in args and args[-2:-1] == [str(pid).encode()]:
+            state = (cmdline.parent / "stat").read_text().split(")")[-1].split()[0]
+            if state != "Z":
+                found.append(int(cmdline.parent.name))
+    return found
+
+
 @pytest.mark.slow
 def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_settings, tmp_path):
     n = 20_000
@@ -35,8 +51,10 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_settings, tmp_path)
         proc = start_landing(kafka_settings, log)
         before = landing_counts(kafka_settings)["files"]
         _wait_for(lambda b=before: landing_counts(kafka_settings)["files"] > b)
+        assert _writers_of(proc.pid), "the landing consumer runs its writer process"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        _wait_for(lambda p=proc.pid: not _writers_of(p), timeout=10)  # the writer dies with it
     assert landing_counts(kafka_settings)["landed"] < n, "the kills came too late to test anything"
     proc = start_landing(kafka_settings, log, "--idle-timeout", "3")
     assert proc.wait(timeout=120) == 0, log.read_text()
@@ -54,6 +72,7 @@ def test_sigterm_finishes_batch_commits_and_exits_zero(kafka_settings, tmp_path)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0, log.read_text()
     assert "200 events landed" in log.read_text()
+    assert not _writers_of(proc.pid)
     # Offsets were committed: a new run finds nothing more to land.
     again = start_landing(kafka_settings, log, "--idle-timeout", "1.5")
     assert again.wait(timeout=60) == 0
