@@ -52,8 +52,8 @@ class LandingSummary:
 
 @dataclass
 class _Part:
-    """One partition's share of one poll, as plain lists: holding the polled record objects instead
-    made Python's cyclic GC rescan them over and over (about a fifth of the landing time)."""
+    """One partition's share of one poll, as plain lists: the record objects are released at once
+    (fewer objects for the garbage collector to scan) and the payloads go to the writer as they are."""
 
     tp: TopicPartition
     values: list
