@@ -30,11 +30,19 @@ def _pid_path(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
+def _cmdline(pid: int, settle: float = 2.0) -> str:
+    """The process's command line. Right after Popen returns, the child may still be inside execve
+    (the close-on-exec pipe Popen waits for closes before the new argv is mapped), and its cmdline
+    reads empty for a moment; wait up to `settle` seconds for it rather than call the process stale."""
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return ""
+        if raw or time.monotonic() >= deadline:
+            return raw.replace(b"\0", b" ").decode(errors="replace")
+        time.sleep(0.005)
 
 
 def _alive(pid: int) -> bool:
@@ -104,7 +112,7 @@ def stop(run_dir: Path, name: str, timeout: float = 15.0) -> bool:
             break
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and _alive(proc.pid):
-            time.sleep(0.05)
+            time.sleep(0.01)
         if not _alive(proc.pid):
             break
     _pid_path(run_dir, name).unlink(missing_ok=True)

@@ -59,3 +59,13 @@ def test_pipeline_state_round_trip_and_keys(tmp_path):
     data.write_text("1\t2\t3\t881250949\n1\t3\t4\t881250950\n")
     assert dataset_key(data, 0, 0) != key
     assert dataset_key(None, 10, 7) != dataset_key(None, 11, 7)
+
+
+def test_a_process_read_right_after_start_is_not_stale(tmp_path):
+    # Popen returns while the child may still be in execve with an empty /proc/<pid>/cmdline (for
+    # milliseconds, more often just after another process exited); reading the pid file then must not
+    # drop it as stale, or make down would leave the process behind. Unfixed, 1 to 3 reads in 100 failed here.
+    for i in range(100):
+        started = procs.start(tmp_path, f"fresh{i}", SLEEPER)
+        assert procs.read(tmp_path, f"fresh{i}") == started, f"start {i} read as stale"
+        assert procs.stop(tmp_path, f"fresh{i}")
