@@ -71,25 +71,26 @@ class Recommender:
         seen = {r[0] for r in known}
         bought = {self.item_index[i] for i, t, _ in rows if t == PURCHASE and i in self.item_index}
         if not known:
-            empty = np.zeros((1, self.max_history), np.int64)
+            empty = np.zeros((1, 1), np.int64)
             return empty, empty.copy(), seen, bought
         idx, codes, ts = (np.asarray(col) for col in zip(*known, strict=True))
         items, types = build_history(idx, codes, ts, np.inf, self.max_history)
-        return (
-            pad_histories([items], self.max_history),
-            pad_histories([types], self.max_history),
-            seen,
-            bought,
-        )
+        # Padded to the history's own length, not max_history: the query tower masks padding, so the
+        # query is the same and pooling touches fewer slots.
+        length = max(len(items), 1)
+        return pad_histories([items], length), pad_histories([types], length), seen, bought
 
-    def _mask(self, seen: set[int], bought: set[int], exclude_seen: bool, category: str | None) -> np.ndarray:
-        mask = np.zeros(self.cfg.n_items, dtype=bool)
+    def _exclusions(
+        self, seen: set[int], bought: set[int], exclude_seen: bool, category: str | None
+    ) -> np.ndarray:
+        """Items never to return: indices (padding, purchased, seen) or, with a category filter, a mask."""
+        excluded = bought | seen if exclude_seen else bought
+        idx = np.fromiter(excluded, np.int64, len(excluded)) if excluded else np.zeros(0, np.int64)
+        if category is None:
+            return np.append(idx, 0)
+        mask = self.categories != category
+        mask[idx] = True
         mask[0] = True
-        mask[list(bought)] = True
-        if exclude_seen:
-            mask[list(seen)] = True
-        if category is not None:
-            mask |= self.categories != category
         return mask
 
     def popularity(self) -> np.ndarray:
@@ -111,14 +112,14 @@ class Recommender:
         self, user_id: str, k: int, exclude_seen: bool = True, category: str | None = None
     ) -> Recommendation:
         hist, types, seen, bought = self.history(user_id)
-        mask = self._mask(seen, bought, exclude_seen, category)
+        exclude = self._exclusions(seen, bought, exclude_seen, category)
         if int((hist[0] > 0).sum()) >= self.min_history:
             user = np.array([self.user_index.get(user_id, 0)])
             query = spec.query_embedding(self.artifact.params, self.cfg, hist, types, user)[0]
-            idx, scores = self.index.top_k(query, k, mask)
+            idx, scores = self.index.top_k(query, k, exclude)
             return Recommendation(self._items(idx, scores), PERSONALIZED)
         scores = self.popularity().copy()
-        scores[mask] = -np.inf
+        scores[exclude] = -np.inf
         idx, scores = top_k_of(scores, k)
         return Recommendation(self._items(idx, scores), POPULAR)
 

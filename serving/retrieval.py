@@ -12,7 +12,8 @@ class Retriever(Protocol):
     def top_k(
         self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(item indices, scores) of the k best items for one query vector, best first."""
+        """(item indices, scores) of the k best items for one query vector, best first. exclude: items
+        never to return, as a boolean mask [n_items] or an array of item indices."""
         ...
 
 
@@ -24,12 +25,14 @@ class ExactIndex:
         self.temperature = float(temperature)
 
     def scores(self, query: np.ndarray) -> np.ndarray:
-        return (self.items @ np.asarray(query, np.float32)) / self.temperature
+        # The temperature scales the 64-dim query, not the 10k scores: one pass over the scores less.
+        return self.items @ (np.asarray(query, np.float32) / np.float32(self.temperature))
 
     def top_k(
         self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """exclude: boolean mask [n_items] of items never to return (seen, purchased, filtered)."""
+        """exclude: a boolean mask [n_items] or item indices never to return (seen, purchased,
+        filtered); indices cost less when they are few (no pass over the catalog)."""
         scores = self.scores(query)
         scores[0] = -np.inf
         if exclude is not None:

@@ -76,6 +76,17 @@ def test_category_filter(client: FlaskClient) -> None:
     assert client.get("/recommendations/nobody?category=none-such").get_json()["items"] == []
 
 
+@needs_features
+def test_category_filter_with_history_still_excludes_seen(app: Flask, client: FlaskClient) -> None:
+    seen = [f"i{i}" for i in range(1, 31)]
+    _store(app, "u4", seen)
+    body = client.get("/recommendations/u4?k=100&category=c1").get_json()
+    assert body["strategy"] == "personalized" and body["items"]
+    assert all(it["category"] == "c1" and it["item_id"] not in seen for it in body["items"])
+    with_seen = client.get("/recommendations/u4?k=100&category=c1&exclude_seen=false").get_json()["items"]
+    assert len(with_seen) > len(body["items"]) and all(it["category"] == "c1" for it in with_seen)
+
+
 @pytest.mark.parametrize("query", ["k=0", "k=101", "k=abc", "k=", "exclude_seen=maybe"])
 def test_bad_parameters_are_400(client: FlaskClient, query: str) -> None:
     response = client.get(f"/recommendations/u1?{query}")
