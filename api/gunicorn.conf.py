@@ -1,4 +1,5 @@
-"""gunicorn settings from infra.config (api_host, api_port, api_workers) and multiprocess metrics.
+"""gunicorn settings from infra.config (api_host, api_port, api_workers, api_threads) and multiprocess
+metrics.
 
 PROMETHEUS_MULTIPROC_DIR is set here, before any worker imports prometheus_client, and emptied at
 start (its *.db files only) so samples from a previous run never leak into this one.
@@ -17,7 +18,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 _settings = load_settings()
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = _settings.api_workers
-threads = int(os.environ.get("RECSYS_API_THREADS", "4"))
+threads = _settings.api_threads
 worker_class = "gthread"
 timeout = 30
 graceful_timeout = 10

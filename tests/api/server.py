@@ -31,6 +31,7 @@ def server_env(settings: Settings, port: int, **extra: str) -> dict[str, str]:
         RECSYS_API_PORT=str(port),
         RECSYS_API_HOST="127.0.0.1",
         RECSYS_API_WORKERS=str(settings.api_workers),
+        RECSYS_API_THREADS=str(settings.api_threads),
         RECSYS_EVENTS_TOPIC=settings.events_topic,
         KAFKA_BOOTSTRAP_SERVERS=settings.bootstrap_servers,
         PROMETHEUS_MULTIPROC_DIR=str(settings.run_dir / f"prometheus-{port}"),
