@@ -30,19 +30,20 @@ def _pid_path(run_dir: Path, name: str) -> Path:
     return run_dir / f"{name}.pid"
 
 
-def _cmdline(pid: int, settle: float = 2.0) -> str:
-    """The process's command line. Right after Popen returns, the child may still be inside execve
-    (the close-on-exec pipe Popen waits for closes before the new argv is mapped), and its cmdline
-    reads empty for a moment; wait up to `settle` seconds for it rather than call the process stale."""
-    deadline = time.monotonic() + settle
-    while True:
-        try:
-            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except OSError:
-            return ""
-        if raw or time.monotonic() >= deadline:
-            return raw.replace(b"\0", b" ").decode(errors="replace")
-        time.sleep(0.005)
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _wait_exec(pid: int, timeout: float = 2.0) -> None:
+    """Popen returns when the child's close-on-exec pipe closes, inside execve and before the new argv
+    is mapped: for a few ms /proc/<pid>/cmdline reads empty, and `read` would call the process stale.
+    Wait for it (or for the child to exit) so a pid file is only ever written for an exec'd process."""
+    deadline = time.monotonic() + timeout
+    while not _cmdline(pid) and _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def _alive(pid: int) -> bool:
@@ -93,6 +94,7 @@ def start(
             cwd=cwd,
             start_new_session=True,
         )
+    _wait_exec(child.pid)
     proc = Proc(name, child.pid, list(cmd), log)
     tmp = _pid_path(run_dir, name).with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": proc.pid, "cmd": proc.cmd, "log": str(log)}))
