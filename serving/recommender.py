@@ -80,17 +80,14 @@ class Recommender:
         length = max(len(items), 1)
         return pad_histories([items], length), pad_histories([types], length), seen, bought
 
-    def _exclusions(
-        self, seen: set[int], bought: set[int], exclude_seen: bool, category: str | None
-    ) -> np.ndarray:
-        """Items never to return: indices (padding, purchased, seen) or, with a category filter, a mask."""
-        excluded = bought | seen if exclude_seen else bought
-        idx = np.fromiter(excluded, np.int64, len(excluded)) if excluded else np.zeros(0, np.int64)
-        if category is None:
-            return np.append(idx, 0)
-        mask = self.categories != category
-        mask[idx] = True
+    def _mask(self, seen: set[int], bought: set[int], exclude_seen: bool, category: str | None) -> np.ndarray:
+        mask = np.zeros(self.cfg.n_items, dtype=bool)
         mask[0] = True
+        mask[list(bought)] = True
+        if exclude_seen:
+            mask[list(seen)] = True
+        if category is not None:
+            mask |= self.categories != category
         return mask
 
     def popularity(self) -> np.ndarray:
@@ -112,14 +109,14 @@ class Recommender:
         self, user_id: str, k: int, exclude_seen: bool = True, category: str | None = None
     ) -> Recommendation:
         hist, types, seen, bought = self.history(user_id)
-        exclude = self._exclusions(seen, bought, exclude_seen, category)
+        mask = self._mask(seen, bought, exclude_seen, category)
         if int((hist[0] > 0).sum()) >= self.min_history:
             user = np.array([self.user_index.get(user_id, 0)])
             query = spec.query_embedding(self.artifact.params, self.cfg, hist, types, user)[0]
-            idx, scores = self.index.top_k(query, k, exclude)
+            idx, scores = self.index.top_k(query, k, mask)
             return Recommendation(self._items(idx, scores), PERSONALIZED)
         scores = self.popularity().copy()
-        scores[exclude] = -np.inf
+        scores[mask] = -np.inf
         idx, scores = top_k_of(scores, k)
         return Recommendation(self._items(idx, scores), POPULAR)
 

@@ -12,8 +12,7 @@ class Retriever(Protocol):
     def top_k(
         self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(item indices, scores) of the k best items for one query vector, best first. exclude: items
-        never to return, as a boolean mask [n_items] or an array of item indices."""
+        """(item indices, scores) of the k best items for one query vector, best first."""
         ...
 
 
@@ -31,8 +30,7 @@ class ExactIndex:
     def top_k(
         self, query: np.ndarray, k: int, exclude: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """exclude: a boolean mask [n_items] or item indices never to return (seen, purchased,
-        filtered); indices cost less when they are few (no pass over the catalog)."""
+        """exclude: boolean mask [n_items] of items never to return (seen, purchased, filtered)."""
         scores = self.scores(query)
         scores[0] = -np.inf
         if exclude is not None:

@@ -24,8 +24,6 @@ def test_mask_and_padding() -> None:
     exclude = np.array([False, False, True, False])
     idx, _ = ExactIndex(items).top_k(np.array([1, 1, 1, 0], np.float32), 10, exclude)
     assert idx.tolist() == [1, 3]  # row 0 never, row 2 excluded; k larger than what is left
-    by_index, _ = ExactIndex(items).top_k(np.array([1, 1, 1, 0], np.float32), 10, np.array([2]))
-    assert by_index.tolist() == [1, 3]  # the same exclusion given as item indices
 
 
 def test_top_k_of_drops_non_finite() -> None:
