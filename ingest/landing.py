@@ -38,6 +38,7 @@ from ingest.parquet_sink import landed_files
 from ingest.schema import EVENT_ID
 
 log = logging.getLogger("ingest.landing")
+BATCH_SIZE = 20_000  # events per landed batch: large enough to amortise a Parquet file and its fsync
 
 
 @dataclass
@@ -190,7 +191,7 @@ def run_landing(
     max_events: int | None = None,
     idle_timeout_s: float | None = None,
     stop: threading.Event | None = None,
-    batch_size: int = 20_000,
+    batch_size: int = BATCH_SIZE,
     flush_interval_s: float = 0.5,
 ) -> LandingSummary:
     """Consume until `stop` is set, `max_events` messages are handled, or nothing came for `idle_timeout_s`."""
@@ -260,7 +261,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--idle-timeout", type=float, default=None, help="stop after S seconds without messages"
     )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_SIZE,
+        help=f"events per landed batch, at most (default {BATCH_SIZE}); smaller batches land sooner in "
+        "more files",
+    )
     args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        parser.error("--batch-size must be at least 1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kafka").setLevel(logging.WARNING)  # connection chatter drowns the landing log
     settings = load_settings()
@@ -275,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         settings.bootstrap_servers,
     )
     try:
-        summary = run_landing(settings, args.max_events, args.idle_timeout, stop)
+        summary = run_landing(settings, args.max_events, args.idle_timeout, stop, args.batch_size)
     except KafkaError as exc:  # nothing was committed after the last durable batch: safe to restart
         print(f"landing: Kafka at {settings.bootstrap_servers} failed: {exc!r}", file=sys.stderr)
         return 1

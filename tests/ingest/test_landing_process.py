@@ -47,8 +47,11 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_settings, tmp_path)
     events = generate(n, seed=7).events
     produce_events(kafka_settings, events, progress=False)
     log = tmp_path / "landing.log"
+    # Batches of 200 (100 files): at the default size one batch can hold the whole topic, and the
+    # first file to land is then the last, so a kill "mid-stream" would come after everything landed.
+    small = ("--batch-size", "200")
     for _ in range(2):  # two kills, each right after some files landed and while more are coming
-        proc = start_landing(kafka_settings, log)
+        proc = start_landing(kafka_settings, log, *small)
         before = landing_counts(kafka_settings)["files"]
         _wait_for(lambda b=before: landing_counts(kafka_settings)["files"] > b)
         assert _writers_of(proc.pid), "the landing consumer runs its writer process"
@@ -56,7 +59,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(kafka_settings, tmp_path)
         proc.wait(timeout=10)
         _wait_for(lambda p=proc.pid: not _writers_of(p), timeout=10)  # the writer dies with it
     assert landing_counts(kafka_settings)["landed"] < n, "the kills came too late to test anything"
-    proc = start_landing(kafka_settings, log, "--idle-timeout", "3")
+    proc = start_landing(kafka_settings, log, *small, "--idle-timeout", "3")
     assert proc.wait(timeout=120) == 0, log.read_text()
     counts = landing_counts(kafka_settings)
     assert counts["landed"] == n, log.read_text()
@@ -87,4 +90,4 @@ def test_landing_cli_help():
         text=True,
         check=True,
     )
-    assert "--max-events" in out.stdout and "--idle-timeout" in out.stdout
+    assert all(flag in out.stdout for flag in ("--max-events", "--idle-timeout", "--batch-size"))
