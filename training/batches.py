@@ -144,12 +144,14 @@ def iter_batches(
     rng: np.random.Generator,
     user_dropout: float = 0.0,
     history_dropout: float = 0.0,
+    drop_remainder: bool = False,
 ) -> Iterator[Batch]:
     """One epoch of shuffled batches. User ids are dropped to 0 (the unknown-user row) with
     probability user_dropout, history entries with history_dropout, all from `rng`, so a given seed
-    yields the same batches for every backend. Histories are cut to the batch's longest."""
+    yields the same batches for every backend. Histories are cut to the batch's longest.
+    drop_remainder: skip the last, smaller batch when there is a full one (see batches_per_epoch)."""
     order = rng.permutation(len(examples))
-    for start in range(0, len(order), batch_size):
+    for start in range(0, batches_per_epoch(len(order), batch_size, drop_remainder) * batch_size, batch_size):
         batch = examples.take(order[start : start + batch_size])
         user, items, types = batch.user_idx, batch.hist_items, batch.hist_types
         if user_dropout > 0:
@@ -159,6 +161,13 @@ def iter_batches(
             items, types = items * keep, types * keep
         width = trimmed_width(items)
         yield Batch(user, items[:, :width], types[:, :width], batch.item_idx, batch.weight)
+
+
+def batches_per_epoch(n_examples: int, batch_size: int, drop_remainder: bool) -> int:
+    """Full batches only when drop_remainder and at least one is full; else every example."""
+    if drop_remainder and n_examples >= batch_size:
+        return n_examples // batch_size
+    return -(-n_examples // batch_size)
 
 
 def trimmed_width(hist_items: np.ndarray) -> int:

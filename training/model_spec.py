@@ -83,6 +83,9 @@ Q_TYPE_LOGIT = "query.type_logit"
 Q_POSITION_LOGIT = "query.position_logit"
 I_ID = "item.id_embedding"
 I_FEATURE = {name: f"item.{name}_embedding" for name in ITEM_FEATURES}
+# The id tables, which grow with users and catalog: with lazy updates (TrainConfig.embedding_updates)
+# Adam steps only the rows a batch looks up, in both backends.
+ROW_SPARSE = (Q_HISTORY, Q_USER, I_ID)
 
 
 def mlp_names(tower: str, n_layers: int) -> list[tuple[str, str]]:

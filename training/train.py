@@ -33,6 +33,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--weight-decay", type=float)
     parser.add_argument("--user-dropout", type=float)
     parser.add_argument("--loss", choices=["auto", "full", "sampled"])
+    parser.add_argument(
+        "--embedding-updates",
+        choices=["lazy", "dense"],
+        help="lazy (default): Adam steps only the id-table rows a batch looks up; dense: every row",
+    )
     parser.add_argument("--seed", type=int)
     parser.add_argument("--early-stopping-patience", type=int)
     parser.add_argument("--no-publish", action="store_true", help="train and evaluate only")

@@ -24,6 +24,7 @@ from training.batches import (
     Batch,
     Catalog,
     Examples,
+    batches_per_epoch,
     iter_batches,
     load_catalog,
     load_examples,
@@ -62,6 +63,12 @@ class TrainConfig:
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
     weight_decay: float = 0.0  # coupled L2 on every parameter (added to the gradient, as torch's Adam)
+    # lazy: Adam updates only the rows of the id tables (model_spec.ROW_SPARSE) that a batch looks up,
+    # with their moments, so a step costs the batch, not the table; dense: torch.optim.Adam exactly.
+    embedding_updates: str = "lazy"
+    # Skip each epoch's last, smaller batch (the next shuffle brings its examples back): in-batch
+    # softmax would give its rows fewer negatives, and XLA would compile the step again for its shape.
+    drop_remainder: bool = True
     user_dropout: float = 0.1  # so the unknown-user row (0) is trained for new users
     history_dropout: float = 0.0
     loss: str = "auto"  # auto | full | sampled
@@ -77,6 +84,8 @@ class TrainConfig:
             object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
         if self.loss not in ("auto", "full", "sampled"):
             raise ValueError(f"loss must be auto, full or sampled, not {self.loss!r}")
+        if self.embedding_updates not in ("lazy", "dense"):
+            raise ValueError(f"embedding_updates must be lazy or dense, not {self.embedding_updates!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be constant or cosine, not {self.schedule!r}")
         if self.epochs < 1 or self.batch_size < 1:
@@ -277,7 +286,9 @@ def _epoch(
 ) -> tuple[float, int]:
     """One pass over the shuffled examples; returns (mean loss, global step after it)."""
     losses = []
-    for batch in iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout):
+    for batch in iter_batches(
+        examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout, cfg.drop_remainder
+    ):
         losses.append(trainer.train_step(batch, cfg.learning_rate_at(step, total_steps)))
         step += 1
     return float(np.mean(losses)), step
@@ -295,7 +306,7 @@ def fit(
     cfg = train_config
     rng = np.random.default_rng(cfg.seed)
     validate = _evaluator(processed_dir, "valid", cfg.eval_k)
-    total_steps = cfg.epochs * math.ceil(len(examples) / cfg.batch_size)
+    total_steps = cfg.epochs * batches_per_epoch(len(examples), cfg.batch_size, cfg.drop_remainder)
     step, stale = 0, 0
     best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metrics": {}, "params": None}
     seconds, losses, history = [], [], []

@@ -3,7 +3,8 @@
 Data: the processed-data format (tests/training/processed_data.py), 50k users x 20 interactions
 (1M train rows), 20k items in 50 categories, max_history 50 (histories here reach 19 items);
 default TrainConfig (64-d, batch 1024; 20k items > full_softmax_max_items, so in-batch sampled softmax).
-An epoch includes everything the loop does per step (batching, tracing/compiling on first use).
+An epoch includes everything the loop does per step (batching, tracing/compiling on first use); like
+training, it skips the last, smaller batch (TrainConfig.drop_remainder: fewer than 1,024 of 1M examples).
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def _epoch_seconds(backend: str, data: Path, manifest: dict, cfg: TrainConfig) -
     trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(cfg.seed)
     started, losses = time.perf_counter(), []
-    for batch in iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout):
+    for batch in iter_batches(
+        examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout, cfg.drop_remainder
+    ):
         losses.append(trainer.train_step(batch, cfg.learning_rate))
     return time.perf_counter() - started, float(np.mean(losses))
 

@@ -17,9 +17,15 @@ LOSS_RTOL = 1e-4
 TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (16,), "item_hidden": (16,), "output_dim": 8}
 
 
-def _run(backend: str, data: Path, manifest: dict, loss: str) -> tuple[list[float], dict]:
+def _run(backend: str, data: Path, manifest: dict, loss: str, updates: str) -> tuple[list[float], dict]:
     cfg = TrainConfig.load(
-        **TINY, batch_size=32, loss=loss, weight_decay=1e-4, user_dropout=0.2, history_dropout=0.1
+        **TINY,
+        batch_size=32,
+        loss=loss,
+        embedding_updates=updates,
+        weight_decay=1e-4,
+        user_dropout=0.2,
+        history_dropout=0.1,
     )
     trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(7)
@@ -28,11 +34,12 @@ def _run(backend: str, data: Path, manifest: dict, loss: str) -> tuple[list[floa
     return losses, trainer.get_params()
 
 
+@pytest.mark.parametrize("updates", ["lazy", "dense"])
 @pytest.mark.parametrize("loss", ["full", "sampled"])
-def test_losses_and_weights_agree(tmp_path: Path, loss: str):
+def test_losses_and_weights_agree(tmp_path: Path, loss: str, updates: str):
     manifest = write_processed(tmp_path)
-    torch_losses, torch_params = _run("pytorch", tmp_path, manifest, loss)
-    tf_losses, tf_params = _run("tensorflow", tmp_path, manifest, loss)
+    torch_losses, torch_params = _run("pytorch", tmp_path, manifest, loss, updates)
+    tf_losses, tf_params = _run("tensorflow", tmp_path, manifest, loss, updates)
     np.testing.assert_allclose(tf_losses, torch_losses, rtol=LOSS_RTOL)
     assert torch_losses[-1] < torch_losses[0]  # the steps did something
     for name, value in torch_params.items():
@@ -73,3 +80,17 @@ def test_full_runs_agree(settings):
         query = spec.query_embedding(params, cfg, rows.hist_items, rows.hist_types, rows.user_idx)
         served[backend] = spec.scores(query, items, cfg)
     np.testing.assert_allclose(served["tensorflow"], served["pytorch"], atol=1e-2)
+
+
+def test_drop_remainder_keeps_only_full_batches(tmp_path: Path):
+    manifest = write_processed(tmp_path)
+    examples = load_examples(tmp_path, "train", manifest["max_history"])
+    n, size = len(examples), 48
+    assert n % size and n > size  # the data has a partial last batch to drop
+    kept = list(iter_batches(examples, size, np.random.default_rng(0), drop_remainder=True))
+    every = list(iter_batches(examples, size, np.random.default_rng(0)))
+    assert [len(b.item_idx) for b in kept] == [size] * (n // size) == [len(b.item_idx) for b in every[:-1]]
+    assert sum(len(b.item_idx) for b in every) == n
+    # With no full batch to keep, nothing is dropped.
+    (whole,) = iter_batches(examples, n + 1, np.random.default_rng(0), drop_remainder=True)
+    assert len(whole.item_idx) == n

@@ -120,6 +120,7 @@ class Trainer:
         self.log_q = tf.constant(np.asarray(item_log_q, np.float32))
         self.full = train_config.use_full_softmax(model_config.n_items)
         self.names = list(spec.param_shapes(model_config))
+        self.sparse = set(spec.ROW_SPARSE) if train_config.embedding_updates == "lazy" else set()
         self.variables = [self.towers.params[k] for k in self.names]
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
@@ -143,7 +144,8 @@ class Trainer:
 
     def _adam(self, grads: list[Any], lr: tf.Tensor) -> None:
         """torch.optim.Adam's update through TF's fused kernel: ResourceApplyAdam puts epsilon outside
-        the uncorrected sqrt(v); scaling it by sqrt(1 - beta2^t) gives torch's placement exactly."""
+        the uncorrected sqrt(v); scaling it by sqrt(1 - beta2^t) gives torch's placement exactly.
+        With lazy updates the id tables take `_lazy_adam` instead (the rows a batch looked up)."""
         b1, b2, eps, wd = (
             self.tcfg.adam_beta1,
             self.tcfg.adam_beta2,
@@ -153,7 +155,10 @@ class Trainer:
         t = self.t.assign_add(1.0)
         b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
         epsilon = eps * tf.sqrt(1.0 - b2_power)
-        for var, grad, m, v in zip(self.variables, grads, self.m, self.v, strict=True):
+        for name, var, grad, m, v in zip(self.names, self.variables, grads, self.m, self.v, strict=True):
+            if name in self.sparse:
+                self._lazy_adam(var, grad, m, v, lr, b1_power, b2_power)
+                continue
             g = tf.convert_to_tensor(grad)
             if wd:
                 g = g + wd * var
@@ -169,6 +174,33 @@ class Trainer:
                 epsilon=epsilon,
                 grad=g,
             )
+
+    def _lazy_adam(self, var, grad: tf.IndexedSlices, m, v, lr, b1_power, b2_power) -> None:
+        """The PyTorch backend's `lazy_adam_`: torch's Adam on the looked-up rows only. Written
+        without tf.unique (which XLA cannot compile): lookups are sorted, each gets its row's summed
+        gradient, and repeated rows write the same values."""
+        b1, b2, eps, wd = (
+            self.tcfg.adam_beta1,
+            self.tcfg.adam_beta2,
+            self.tcfg.adam_epsilon,
+            self.tcfg.weight_decay,
+        )
+        order = tf.argsort(grad.indices)
+        rows = tf.gather(grad.indices, order)
+        first = tf.concat([[True], rows[1:] != rows[:-1]], axis=0)
+        segment = tf.cumsum(tf.cast(first, tf.int32)) - 1
+        summed = tf.math.unsorted_segment_sum(tf.gather(grad.values, order), segment, tf.size(rows))
+        g = tf.gather(summed, segment)
+        p = tf.gather(var, rows)
+        if wd:
+            g = g + wd * p
+        m_rows = b1 * tf.gather(m, rows) + (1.0 - b1) * g
+        v_rows = b2 * tf.gather(v, rows) + (1.0 - b2) * tf.square(g)
+        denom = tf.sqrt(v_rows) / tf.sqrt(1.0 - b2_power) + eps
+        at = rows[:, None]
+        m.scatter_nd_update(at, m_rows)
+        v.scatter_nd_update(at, v_rows)
+        var.scatter_nd_update(at, p - (lr / (1.0 - b1_power)) * (m_rows / denom))
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
         loss = self._step(
