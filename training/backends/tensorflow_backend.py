@@ -185,7 +185,7 @@ class Trainer:
             self.tcfg.adam_epsilon,
             self.tcfg.weight_decay,
         )
-        order = tf.argsort(grad.indices)
+        order = tf.argsort(grad.indices, stable=True)  # a fixed order to sum repeated rows in
         rows = tf.gather(grad.indices, order)
         first = tf.concat([[True], rows[1:] != rows[:-1]], axis=0)
         segment = tf.cumsum(tf.cast(first, tf.int32)) - 1
