@@ -12,7 +12,7 @@ import importlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -281,14 +281,19 @@ def _evaluator(
     return metrics
 
 
+def epoch_batches(examples: Examples, cfg: TrainConfig, rng: np.random.Generator) -> Iterator[Batch]:
+    """One epoch's batches exactly as training makes them from cfg (the speed bench uses it too)."""
+    return iter_batches(
+        examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout, cfg.drop_remainder
+    )
+
+
 def _epoch(
     trainer: Any, cfg: TrainConfig, examples: Examples, rng: np.random.Generator, step: int, total_steps: int
 ) -> tuple[float, int]:
     """One pass over the shuffled examples; returns (mean loss, global step after it)."""
     losses = []
-    for batch in iter_batches(
-        examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout, cfg.drop_remainder
-    ):
+    for batch in epoch_batches(examples, cfg, rng):
         losses.append(trainer.train_step(batch, cfg.learning_rate_at(step, total_steps)))
         step += 1
     return float(np.mean(losses)), step

@@ -18,8 +18,7 @@ import numpy as np
 
 from tests.bench import row
 from tests.training.processed_data import write_processed
-from training.batches import iter_batches
-from training.trainer import TrainConfig, prepare_run
+from training.trainer import TrainConfig, epoch_batches, prepare_run
 
 GOAL_SECONDS = 20.0
 GOAL_RATIO = 2.0
@@ -30,9 +29,7 @@ def _epoch_seconds(backend: str, data: Path, manifest: dict, cfg: TrainConfig) -
     trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(cfg.seed)
     started, losses = time.perf_counter(), []
-    for batch in iter_batches(
-        examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout, cfg.drop_remainder
-    ):
+    for batch in epoch_batches(examples, cfg, rng):
         losses.append(trainer.train_step(batch, cfg.learning_rate))
     return time.perf_counter() - started, float(np.mean(losses))
 

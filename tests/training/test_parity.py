@@ -10,7 +10,7 @@ import pytest
 from tests.training.processed_data import write_processed
 from training import model_spec as spec
 from training.batches import iter_batches, load_examples
-from training.trainer import TrainConfig, prepare_run
+from training.trainer import TrainConfig, epoch_batches, prepare_run
 
 # float32 sums in a different order: agreement to about 1e-6 measured, 1e-4 relative asserted.
 LOSS_RTOL = 1e-4
@@ -32,7 +32,7 @@ def _run(
     )
     trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(7)
-    batches = list(iter_batches(examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout))[:6]
+    batches = list(epoch_batches(examples, cfg, rng))[:6]
     losses = [trainer.train_step(batch, 0.01) for batch in batches]
     return losses, trainer.get_params()
 
