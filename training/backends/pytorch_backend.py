@@ -61,6 +61,8 @@ class _Tower(nn.Module):
         rows, inverse = torch.unique(idx, return_inverse=True)
         leaf = self.p(name).detach().index_select(0, rows).requires_grad_()
         self.looked_up[name] = (rows, leaf)
+        # index_select rather than embedding(inverse, leaf): its backward is a plain index_add,
+        # 16.6 vs 17.1 ms a step (median of six alternating rounds, speed-bench data).
         return leaf.index_select(0, inverse.reshape(-1)).view(*inverse.shape, leaf.shape[1])
 
     def spec_params(self) -> dict[str, nn.Parameter]:

@@ -121,6 +121,8 @@ class Trainer:
         self.full = train_config.use_full_softmax(model_config.n_items)
         self.names = list(spec.param_shapes(model_config))
         self.sparse = set(spec.ROW_SPARSE) if train_config.embedding_updates == "lazy" else set()
+        tc = train_config
+        self.adam = (tc.adam_beta1, tc.adam_beta2, tc.adam_epsilon, tc.weight_decay)
         self.variables = [self.towers.params[k] for k in self.names]
         self.m = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
         self.v = [tf.Variable(tf.zeros_like(v), trainable=False) for v in self.variables]
@@ -146,12 +148,7 @@ class Trainer:
         """torch.optim.Adam's update through TF's fused kernel: ResourceApplyAdam puts epsilon outside
         the uncorrected sqrt(v); scaling it by sqrt(1 - beta2^t) gives torch's placement exactly.
         With lazy updates the id tables take `_lazy_adam` instead (the rows a batch looked up)."""
-        b1, b2, eps, wd = (
-            self.tcfg.adam_beta1,
-            self.tcfg.adam_beta2,
-            self.tcfg.adam_epsilon,
-            self.tcfg.weight_decay,
-        )
+        b1, b2, eps, wd = self.adam
         t = self.t.assign_add(1.0)
         b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
         epsilon = eps * tf.sqrt(1.0 - b2_power)
@@ -179,12 +176,7 @@ class Trainer:
         """The PyTorch backend's `lazy_adam_`: torch's Adam on the looked-up rows only. Written
         without tf.unique (which XLA cannot compile): lookups are sorted, each gets its row's summed
         gradient, and repeated rows write the same values."""
-        b1, b2, eps, wd = (
-            self.tcfg.adam_beta1,
-            self.tcfg.adam_beta2,
-            self.tcfg.adam_epsilon,
-            self.tcfg.weight_decay,
-        )
+        b1, b2, eps, wd = self.adam
         order = tf.argsort(grad.indices, stable=True)  # a fixed order to sum repeated rows in
         rows = tf.gather(grad.indices, order)
         first = tf.concat([[True], rows[1:] != rows[:-1]], axis=0)
