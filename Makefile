@@ -48,26 +48,26 @@ broker: $(STAMP) ## Start the embedded Kafka broker (unless KAFKA_BOOTSTRAP_SERV
 	$(PY) -m infra.broker start
 
 ingest: $(STAMP) ## Stream EVENTS simulated events (or a replay of DATA) and land them as Parquet
-	$(PY) -m infra.up --until landed --events $(EVENTS) $(if $(DATA),--data $(DATA))
+	$(PY) -m pipeline.up --until landed --events $(EVENTS) $(if $(DATA),--data $(DATA))
 
 preprocess: $(STAMP) ## Run the Spark preprocessing job on the landed events
-	$(PY) -m training.preprocess
+	$(PY) -m training.prep
 
 train: $(STAMP) ## Train BACKEND=tensorflow|pytorch on the latest preprocessed data and register it
 	$(PY) -m training.train --backend $(BACKEND)
 
 up: $(STAMP) ## Run the whole pipeline locally: broker, events, Spark, training, API [BACKEND DATA EVENTS API_PORT]
-	$(PY) -m infra.up --backend $(BACKEND) --events $(EVENTS) --api-port $(API_PORT) $(if $(DATA),--data $(DATA))
+	$(PY) -m pipeline.up --backend $(BACKEND) --events $(EVENTS) --api-port $(API_PORT) $(if $(DATA),--data $(DATA))
 
 down: $(STAMP) ## Stop every process the project started (data is kept)
-	$(PY) -m infra.up --down
+	$(PY) -m pipeline.up --down
 
 status: $(STAMP) ## What runs, where, which model, how many events landed
-	$(PY) -m infra.up --status
+	$(PY) -m pipeline.up --status
 
 bench: $(STAMP) ## Run the benchmarks (figures as ratios measured side by side)
 	$(PY) -m tests.bench
 
 clean: ## Remove generated data, models and run state (stops processes first)
-	-@test -x $(PY) && $(PY) -m infra.up --down >/dev/null 2>&1 || true
+	-@test -x $(PY) && $(PY) -m pipeline.up --down >/dev/null 2>&1 || true
 	rm -rf var spark-warehouse metastore_db derby.log

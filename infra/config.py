@@ -111,20 +111,33 @@ def config_file_section(section: str, path: str | Path | None = None) -> dict[st
         return dict(tomllib.load(fh).get(section, {}))
 
 
+def section_values(
+    cls: type,
+    section: str,
+    config_path: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one config loader: the dataclass `cls`'s values from the `[section]` table of the config
+    file, then `env`, then keyword `overrides` (None means not given). A key that is not a field of
+    `cls` is an error that names it."""
+    values = config_file_section(section, config_path)
+    values.update(env or {})
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"[{section}]: unknown settings {sorted(unknown)}")
+    return values
+
+
 def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from defaults, the config file, the environment and `overrides`, in that order."""
-    values: dict[str, Any] = config_file_section("settings", config_path)
+    env: dict[str, Any] = {}
     for f in dataclasses.fields(Settings):
-        if f.name == "extra":
-            continue
-        raw = os.environ.get(_env_name(f.name))
+        raw = os.environ.get(_env_name(f.name)) if f.name != "extra" else None
         if raw is not None and raw != "":
-            values[f.name] = _coerce(raw, f.type)
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = set(values) - {f.name for f in dataclasses.fields(Settings)}
-    if unknown:
-        raise ValueError(f"unknown settings: {sorted(unknown)}")
-    return Settings(**values)
+            env[f.name] = _coerce(raw, f.type)
+    return Settings(**section_values(Settings, "settings", config_path, overrides, env))
 
 
 def env_help() -> list[tuple[str, str]]:

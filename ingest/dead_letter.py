@@ -18,7 +18,7 @@ from typing import Any
 
 from kafka import KafkaProducer
 
-from ingest.parquet_sink import write_atomic
+from infra.files import atomic_write_bytes
 
 REASON, STAGE = "dlq.reason", "dlq.stage"
 
@@ -44,7 +44,7 @@ def record_batch(landing_dir: Path, entries: list[dict[str, Any]]) -> None:
     """Persist one committed batch's dead letters (topic, partition, offset, reason)."""
     if entries:
         path = landing_dir / "dead_letters" / f"dlq-{uuid.uuid4().hex}.json"
-        write_atomic(path, json.dumps(entries).encode())
+        atomic_write_bytes(path, json.dumps(entries).encode())
 
 
 def count_recorded(landing_dir: Path) -> int:

@@ -1,14 +1,15 @@
-"""Landed events -> Parquet files partitioned by event date, each written atomically.
+"""The landing zone: landed events as Parquet files partitioned by event date, each written
+atomically. Its layout and schema are defined here only; the Spark job reads them through
+`landed_files` and `LANDING_SCHEMA`.
 
 Layout (the ingest -> Spark contract): landing_dir/events/event_date=YYYY-MM-DD/part-*.parquet.
-A file appears under its final name only once its bytes are on disk (tmp file, fsync, rename, fsync
-of the directory), so a reader never sees a half-written file and a crash leaves at most a stray
-`.tmp` file, which readers ignore (Spark skips names starting with "." and "_").
+A file appears under its final name only once its bytes are on disk (infra.files: tmp file, fsync,
+rename, fsync of the directory), so a reader never sees a half-written file and a crash leaves at
+most a stray hidden `.tmp` file, which readers ignore (Spark skips names starting with "." and "_").
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from infra.files import atomic_write_bytes, atomic_write_with
 from ingest import schema as s
 
 KAFKA_TOPIC, KAFKA_PARTITION, KAFKA_OFFSET, INGESTED_AT = (
@@ -26,50 +28,34 @@ KAFKA_TOPIC, KAFKA_PARTITION, KAFKA_OFFSET, INGESTED_AT = (
     "ingested_at",
 )
 TS_TYPE = pa.timestamp("us", tz="UTC")
+# The event's own fields (ingest.schema; timestamps as UTC microseconds), then where each came from.
 LANDING_SCHEMA = pa.schema(
-    [
-        (s.EVENT_ID, pa.string()),
-        (s.USER_ID, pa.string()),
-        (s.ITEM_ID, pa.string()),
-        (s.EVENT_TYPE, pa.string()),
-        (s.TIMESTAMP, TS_TYPE),
-        (s.SESSION_ID, pa.string()),
-        (s.RATING, pa.float64()),
-        (s.PRICE, pa.float64()),
-        (s.VERSION, pa.int32()),
-        (KAFKA_TOPIC, pa.string()),
-        (KAFKA_PARTITION, pa.int32()),
-        (KAFKA_OFFSET, pa.int64()),
-        (INGESTED_AT, TS_TYPE),
+    [pa.field(s.TIMESTAMP, TS_TYPE) if f.name == s.TIMESTAMP else f for f in s.arrow_fields()]
+    + [
+        pa.field(KAFKA_TOPIC, pa.string()),
+        pa.field(KAFKA_PARTITION, pa.int32()),
+        pa.field(KAFKA_OFFSET, pa.int64()),
+        pa.field(INGESTED_AT, TS_TYPE),
     ]
 )
+EVENTS_DIR, DATE_PARTITION = "events", "event_date"
 
 
 def events_dir(landing_dir: Path) -> Path:
-    return landing_dir / "events"
+    return Path(landing_dir) / EVENTS_DIR
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def day_dir(landing_dir: Path, day: str) -> Path:
+    """The partition of one UTC event date (YYYY-MM-DD)."""
+    return events_dir(landing_dir) / f"{DATE_PARTITION}={day}"
 
 
 def write_atomic(path: Path, data: bytes | pa.Table) -> None:
-    """Write `data` (bytes or an Arrow table as Parquet) to `path`: tmp file, fsync, rename, fsync dir."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        if isinstance(data, bytes):
-            fh.write(data)
-        else:
-            pq.write_table(data, fh, compression="zstd")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    """Write `data` (bytes or an Arrow table as Parquet) to `path` atomically and durably."""
+    if isinstance(data, bytes):
+        atomic_write_bytes(path, data)
+    else:
+        atomic_write_with(path, lambda fh: pq.write_table(data, fh, compression="zstd"))
 
 
 def with_provenance(fields: pa.Table, topic: str, partition: int, offsets: list[int]) -> pa.Table:
@@ -104,11 +90,7 @@ def write_partitioned(landing_dir: Path, tables: list[pa.Table]) -> list[Path]:
     days = pc.cast(table[s.TIMESTAMP], pa.date32())
     written = []
     for day in sorted(pc.unique(days).to_pylist()):
-        path = (
-            events_dir(landing_dir)
-            / f"event_date={day.isoformat()}"
-            / f"part-{now_us}-{uuid.uuid4().hex[:12]}.parquet"
-        )
+        path = day_dir(landing_dir, day.isoformat()) / f"part-{now_us}-{uuid.uuid4().hex[:12]}.parquet"
         write_atomic(path, table.filter(pc.equal(days, pa.scalar(day, pa.date32()))))
         written.append(path)
     return written
@@ -116,4 +98,4 @@ def write_partitioned(landing_dir: Path, tables: list[pa.Table]) -> list[Path]:
 
 def landed_files(landing_dir: Path) -> list[Path]:
     """The complete files of the landing zone (temporary files excluded)."""
-    return sorted(events_dir(landing_dir).glob("event_date=*/part-*.parquet"))
+    return sorted(events_dir(landing_dir).glob(f"{DATE_PARTITION}=*/part-*.parquet"))

@@ -1,12 +1,16 @@
 """Producers: validated events -> the events topic (acks=all, keyed by user_id), invalid -> dead letters.
 
-python -m ingest.produce simulate --events N --seed S
-python -m ingest.produce replay PATH [--format auto|movielens|ratings|csv|parquet] [--speedup X]
+python -m ingest.produce simulate --events N --seed S [--summary FILE]
+python -m ingest.produce replay PATH [--format auto|movielens|ratings|csv|parquet] [--speedup X] [--summary FILE]
+
+--summary writes the counts as JSON (atomically) once every event is acknowledged: `make up` waits
+for that many events to land.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -19,11 +23,13 @@ from kafka.errors import KafkaError
 from tqdm import tqdm
 
 from infra.config import Settings, load_settings
+from infra.files import atomic_write_text
 from ingest import dead_letter
+from ingest.catalog import write_catalog
 from ingest.kafka_io import ensure_topics, make_producer
 from ingest.replay import FORMATS, ReplayError, movielens_catalog, read_events
 from ingest.schema import TIMESTAMP, USER_ID, EventError, encode_event, parse_timestamp, validate_event
-from ingest.simulator import generate, write_catalog
+from ingest.simulator import generate
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest.produce", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--no-progress", action="store_true", help="no progress bar")
+    common.add_argument("--summary", type=Path, help="write the counts to this JSON file at the end")
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", parents=[common], help="stream a simulated e-commerce clickstream")
     sim.add_argument("--events", type=int, default=100_000, help="number of events (default 100000)")
@@ -160,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.no_progress:  # with progress on, produce_events has printed it already
         print(summary)
+    if args.summary:
+        atomic_write_text(args.summary, json.dumps(dataclasses.asdict(summary)))
     return 0
 
 

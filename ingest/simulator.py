@@ -9,16 +9,13 @@ model therefore beats most-popular clearly, while popularity still carries some 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from infra.config import Settings
 from ingest import schema as s
+from ingest.catalog import BRAND, CATEGORY, ITEM_ID, PRICE, TITLE
 
 START_TS = 1_704_067_200  # 2024-01-01T00:00:00Z
 SPAN_DAYS = 28
@@ -44,7 +41,6 @@ CATEGORY_NAMES = [
     "auto",
     "jewelry",
 ]
-CATALOG_COLUMNS = ("item_id", "category", "brand", "price", "title")
 
 
 @dataclass(frozen=True)
@@ -91,11 +87,11 @@ def _world(rng: np.random.Generator, n_cats: int, n_items: int) -> tuple[_World,
     )
     catalog = pd.DataFrame(
         {
-            "item_id": [f"i{i}" for i in range(n_items)],
-            "category": [CATEGORY_NAMES[c] for c in item_cat],
-            "brand": [f"{CATEGORY_NAMES[b // brands_per_cat]}-brand{b % brands_per_cat}" for b in item_brand],
-            "price": item_price.astype(float),
-            "title": [f"{CATEGORY_NAMES[c].title()} item {i}" for i, c in enumerate(item_cat)],
+            ITEM_ID: [f"i{i}" for i in range(n_items)],
+            CATEGORY: [CATEGORY_NAMES[k] for k in item_cat],
+            BRAND: [f"{CATEGORY_NAMES[b // brands_per_cat]}-brand{b % brands_per_cat}" for b in item_brand],
+            PRICE: item_price.astype(float),
+            TITLE: [f"{CATEGORY_NAMES[k].title()} item {i}" for i, k in enumerate(item_cat)],
         }
     )
     return _World(item_cat, item_brand, item_price, cat_items, cat_cdf, complement), catalog
@@ -187,31 +183,3 @@ def _event(seed: int, i: int, row: tuple, world: _World) -> dict[str, Any]:
         s.RATING: rating,
         s.PRICE: float(world.item_price[item]),
     }
-
-
-CATALOG_SCHEMA = pa.schema(
-    [
-        ("item_id", pa.string()),
-        ("category", pa.string()),
-        ("brand", pa.string()),
-        ("price", pa.float64()),
-        ("title", pa.string()),
-    ]
-)
-
-
-def catalog_path(settings: Settings) -> Path:
-    return settings.data_dir / "catalog" / "items.parquet"
-
-
-def write_catalog(settings: Settings, catalog: pd.DataFrame) -> Path:
-    """Write the catalog to settings.data_dir/catalog/items.parquet atomically; returns the path."""
-    path = catalog_path(settings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(
-        catalog.loc[:, list(CATALOG_COLUMNS)], schema=CATALOG_SCHEMA, preserve_index=False
-    )
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
-    return path

@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from serving.artifact import ArtifactError, load_serving_artifact
-from serving.pointer import read_current
+from model.artifact import ArtifactError, load_serving_artifact
+from model.registry import read_current, version_dir
 from serving.recommender import Recommender
 from serving.store import OnlineStore
 
@@ -71,7 +71,7 @@ class ModelHolder:
 
     def _load(self, version: str) -> None:
         try:
-            artifact = load_serving_artifact(self.registry_dir / "versions" / version)
+            artifact = load_serving_artifact(version_dir(self.registry_dir, version))
             if artifact.version and artifact.version != version:
                 raise ArtifactError(f"{version}: manifest says version {artifact.version!r}")
             recommender = Recommender(artifact, self.store, **self.recommender_kw)

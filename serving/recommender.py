@@ -1,7 +1,7 @@
 """Recommendations for one user from the loaded artifact and the online store.
 
 Personalised when the user has at least `min_history` known items in the store (history built by the
-shared `training.features` transforms, query tower in numpy, exact top-K); otherwise popular items
+shared `model.features` transforms, query tower in numpy, exact top-K); otherwise popular items
 (artifact popularity blended with what is trending in the store). Seen items are excluded unless asked
 otherwise; purchased items always; an optional category filter applies to both strategies.
 """
@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from ingest.schema import EVENT_TYPE_CODE, PURCHASE
-from serving.artifact import ServingArtifact
+from model import spec
+from model.artifact import ServingArtifact
+from model.features import build_history, pad_histories  # the Spark job's own transforms
 from serving.retrieval import ExactIndex, Retriever, top_k_of
 from serving.store import OnlineStore
-from training import model_spec as spec
-from training.features import build_history, pad_histories  # the Spark job's own transforms
 
 PERSONALIZED, POPULAR = "personalized", "popular"
 

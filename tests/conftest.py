@@ -53,7 +53,7 @@ def kafka_settings(broker: str, tmp_path: Path, request: pytest.FixtureRequest) 
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark session for the whole run, with a single shuffle partition (tiny data)."""
-    from training.spark_session import build_spark
+    from training.prep.spark_session import build_spark
 
     session = build_spark(master="local[2]", app_name="tests", shuffle_partitions=1)
     yield session

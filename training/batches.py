@@ -6,20 +6,28 @@ in numpy; that is what makes the TensorFlow and PyTorch runs comparable step by 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Processed-data column names (the contract between the Spark job and the trainers).
-USER_IDX, ITEM_IDX, WEIGHT = "user_idx", "item_idx", "weight"
-HIST_ITEMS, HIST_TYPES = "hist_items", "hist_types"
-ITEM_FEATURE_COLUMNS = ("category_idx", "brand_idx", "price_bucket")
+from training.prep.dataset import (
+    CATEGORY,
+    HIST_ITEMS,
+    HIST_TYPES,
+    ITEM_FEATURE_COLUMNS,
+    ITEM_ID,
+    ITEM_IDX,
+    ITEMS_FILE,
+    POPULARITY,
+    USER_ID,
+    USER_IDX,
+    VOCAB_DIR,
+    WEIGHT,
+)
 
 
 @dataclass(frozen=True)
@@ -70,21 +78,6 @@ class Catalog:
     user_ids: list[str]
 
 
-def read_manifest(processed_dir: Path) -> dict[str, Any]:
-    """The processed snapshot's manifest.json, with a clear error when preprocessing has not run."""
-    path = Path(processed_dir) / "manifest.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run the preprocessing first (make preprocess)")
-    return json.loads(path.read_text())
-
-
-def vocab_sizes(manifest: dict[str, Any]) -> dict[str, int]:
-    """n_users, n_items, n_categories, n_brands, n_price_buckets (each counting row 0)."""
-    source = manifest.get("vocab", manifest)
-    keys = ("n_users", "n_items", "n_categories", "n_brands", "n_price_buckets")
-    return {k: int(source[k]) for k in keys}
-
-
 def pad_list_column(column: pa.ChunkedArray | pa.Array, max_len: int) -> np.ndarray:
     """A list<int> column as an int64 [rows, max_len] array, right-padded with 0, truncated."""
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -120,20 +113,20 @@ def load_examples(processed_dir: Path, split: str, max_history: int) -> Examples
 def load_catalog(processed_dir: Path, n_items: int, n_users: int) -> Catalog:
     """Item features and ids (items.parquet) and user ids (vocab/users.parquet), indexed by *_idx."""
     processed_dir = Path(processed_dir)
-    items = pq.read_table(processed_dir / "items.parquet").to_pandas()
-    idx = items["item_idx"].to_numpy(np.int64)
+    items = pq.read_table(processed_dir / ITEMS_FILE).to_pandas()
+    idx = items[ITEM_IDX].to_numpy(np.int64)
     if len(idx) and (idx.min() < 1 or idx.max() >= n_items):
         raise ValueError(f"items.parquet has item_idx outside 1..{n_items - 1}")
     features = np.zeros((n_items, len(ITEM_FEATURE_COLUMNS)), np.int64)
     features[idx] = items[list(ITEM_FEATURE_COLUMNS)].fillna(0).to_numpy(np.int64)
     item_ids, categories = [""] * n_items, [None] * n_items
     popularity = np.zeros(n_items, np.int64)
-    popularity[idx] = items["popularity"].fillna(0).to_numpy(np.int64)
-    for i, item_id, cat in zip(idx, items["item_id"], items["category"], strict=True):
+    popularity[idx] = items[POPULARITY].fillna(0).to_numpy(np.int64)
+    for i, item_id, cat in zip(idx, items[ITEM_ID], items[CATEGORY], strict=True):
         item_ids[i], categories[i] = str(item_id), (None if cat is None or cat != cat else str(cat))
-    users = pq.read_table(processed_dir / "vocab" / "users.parquet").to_pandas()
+    users = pq.read_table(processed_dir / VOCAB_DIR / "users.parquet").to_pandas()
     user_ids = [""] * n_users
-    for i, user_id in zip(users["user_idx"].to_numpy(np.int64), users["user_id"], strict=True):
+    for i, user_id in zip(users[USER_IDX].to_numpy(np.int64), users[USER_ID], strict=True):
         user_ids[i] = str(user_id)
     return Catalog(features, item_ids, categories, popularity, user_ids)
 

@@ -23,10 +23,24 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from training.batches import pad_list_column, read_manifest, vocab_sizes
+from training.batches import pad_list_column
+from training.prep.dataset import (
+    FULL_HIST_ITEMS,
+    FULL_HIST_TYPES,
+    HIST_ITEMS,
+    HIST_TYPES,
+    HISTORIES,
+    ITEM_IDX,
+    TEST,
+    TRAIN,
+    USER_IDX,
+    VALID,
+    read_manifest,
+    vocab_sizes,
+)
 
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-SPLITS = ("valid", "test")
+SPLITS = (VALID, TEST)
 
 
 @dataclass(frozen=True)
@@ -62,8 +76,8 @@ def _pairs(processed_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     path = processed_dir / split
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: the processed data has no {split!r} split")
-    table = pq.read_table(path, columns=["user_idx", "item_idx"])
-    return table["user_idx"].to_numpy().astype(np.int64), table["item_idx"].to_numpy().astype(np.int64)
+    table = pq.read_table(path, columns=[USER_IDX, ITEM_IDX])
+    return table[USER_IDX].to_numpy().astype(np.int64), table[ITEM_IDX].to_numpy().astype(np.int64)
 
 
 def load_eval_set(processed_dir: str | Path, split: str) -> EvalSet:
@@ -79,22 +93,20 @@ def load_eval_set(processed_dir: str | Path, split: str) -> EvalSet:
     target_u, target_i = _pairs(processed_dir, split)
     if not len(target_u):  # e.g. valid_fraction 0: callers treat it like a missing split
         raise FileNotFoundError(f"{processed_dir / split} has no rows: nothing to evaluate")
-    known_u, known_i = _pairs(processed_dir, "train")
+    known_u, known_i = _pairs(processed_dir, TRAIN)
     popularity = np.bincount(known_i, minlength=n_items)[:n_items].astype(np.int64)
-    if split == "test" and (processed_dir / "valid").exists():
-        valid_u, valid_i = _pairs(processed_dir, "valid")
+    if split == TEST and (processed_dir / VALID).exists():
+        valid_u, valid_i = _pairs(processed_dir, VALID)
         known_u, known_i = np.concatenate([known_u, valid_u]), np.concatenate([known_i, valid_i])
     relevant, seen = _group(target_u, target_i), _group(known_u, known_i)
     users = np.array(sorted(relevant), dtype=np.int64)
-    prefix = "hist" if split == "valid" else "full_hist"
-    hist = pq.read_table(
-        processed_dir / "histories", columns=["user_idx", f"{prefix}_items", f"{prefix}_types"]
-    )
-    position = {int(u): r for r, u in enumerate(hist["user_idx"].to_numpy())}
+    items_col, types_col = (HIST_ITEMS, HIST_TYPES) if split == VALID else (FULL_HIST_ITEMS, FULL_HIST_TYPES)
+    hist = pq.read_table(processed_dir / HISTORIES, columns=[USER_IDX, items_col, types_col])
+    position = {int(u): r for r, u in enumerate(hist[USER_IDX].to_numpy())}
     rows = np.array([position.get(int(u), -1) for u in users], dtype=np.int64)
     pad = np.zeros((1, max_history), np.int64)  # row -1: users without a history row
-    items = np.concatenate([pad_list_column(hist[f"{prefix}_items"], max_history), pad])
-    types = np.concatenate([pad_list_column(hist[f"{prefix}_types"], max_history), pad])
+    items = np.concatenate([pad_list_column(hist[items_col], max_history), pad])
+    types = np.concatenate([pad_list_column(hist[types_col], max_history), pad])
     candidates = np.zeros(n_items, bool)
     candidates[known_i] = True
     candidates[0] = False

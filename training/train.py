@@ -1,6 +1,10 @@
 """`python -m training.train --backend tensorflow|pytorch`: train on the processed data and publish.
 
-Flags override the `[train]` table of the config file (RECSYS_CONFIG, default ./recsys.toml).
+`train(settings, "pytorch", epochs=1, embedding_dim=8)` is the plain function: it reads the processed
+data, starts the chosen backend (imported lazily: the other framework is never loaded) from
+`model.spec.init_params`, runs the loop (training.trainer.fit), publishes the best epoch's model
+(training.publish) and writes the run's report. The CLI only parses flags, which override the
+`[train]` table of the config file (RECSYS_CONFIG, default ./recsys.toml).
 """
 
 from __future__ import annotations
@@ -8,10 +12,90 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
+from pathlib import Path
+from typing import Any
 
-from infra.config import load_settings
-from training.trainer import BACKENDS, train
+import numpy as np
+
+from infra.config import Settings, load_settings
+from model.spec import ModelConfig, init_params
+from training.backends import BACKENDS, backend_module
+from training.backends.base import BackendTrainer
+from training.batches import Catalog, Examples, load_catalog, load_examples
+from training.config import TrainConfig, model_config_for
+from training.prep.dataset import read_manifest, vocab_sizes
+from training.publish import publish as publish_version
+from training.report import write_report
+from training.trainer import TrainResult, fit
+
+log = logging.getLogger(__name__)
+
+
+def make_trainer(
+    name: str, model_config: ModelConfig, train_config: TrainConfig, **kwargs: Any
+) -> BackendTrainer:
+    """A backend trainer started from `init_params(model_config, seed)` unless params are given."""
+    params = kwargs.pop("params", None) or init_params(model_config, train_config.seed)
+    return backend_module(name).Trainer(model_config, train_config, params, **kwargs)
+
+
+def item_log_q(popularity: np.ndarray) -> np.ndarray:
+    """log of each item's share of training interactions: the in-batch sampling probability (logQ)."""
+    counts = popularity.astype(np.float64) + 1e-3  # unseen items: tiny, finite probability
+    return np.log(counts / counts.sum()).astype(np.float32)
+
+
+def prepare_run(
+    backend: str, processed: Path, manifest: dict[str, Any], train_config: TrainConfig
+) -> tuple[BackendTrainer, ModelConfig, Examples, Catalog]:
+    """(backend trainer at its initial weights, architecture, train examples, catalog) for the
+    processed data at `processed`: what every training run starts from."""
+    model_config = model_config_for(vocab_sizes(manifest), int(manifest.get("max_history", 50)), train_config)
+    examples = load_examples(processed, "train", model_config.max_history)
+    catalog = load_catalog(processed, model_config.n_items, model_config.n_users)
+    trainer = make_trainer(
+        backend,
+        model_config,
+        train_config,
+        item_features=catalog.item_features,
+        item_log_q=item_log_q(catalog.item_popularity),
+    )
+    return trainer, model_config, examples, catalog
+
+
+def train(settings: Settings, backend: str, *, publish: bool = True, **overrides: Any) -> TrainResult:
+    """Train `backend` on settings.processed_dir, early-stop on validation NDCG@k, publish the best."""
+    train_config = TrainConfig.load(**overrides)
+    processed = settings.processed_dir
+    manifest = read_manifest(processed)
+    trainer, model_config, examples, catalog = prepare_run(backend, processed, manifest, train_config)
+    if not len(examples):
+        raise ValueError(f"{processed}/train is empty: nothing to train on")
+    result = fit(trainer, backend, model_config, train_config, examples, processed)
+    if publish:
+        result.version = publish_version(
+            settings,
+            backend,
+            trainer,
+            model_config=model_config,
+            train_config=train_config,
+            catalog=catalog,
+            manifest=manifest,
+            metrics=result.metrics,
+        )
+    log.info("trained %s: version %s, metrics %s", backend, result.version, result.metrics)
+    write_run_report(settings.var_dir / "reports" / (result.version or f"unpublished-{backend}"), result)
+    return result
+
+
+def write_run_report(out_dir: Path, result: TrainResult) -> None:
+    """The run's metrics table and per-epoch curves (loss and every validation metric) as files."""
+    series = sorted({key for row in result.history for key in row} - {"epoch", "seconds", "loss"})
+    curves = {"loss": [row["loss"] for row in result.history]}
+    curves.update({f"valid_{name}": [row.get(name, math.nan) for row in result.history] for name in series})
+    write_report(out_dir, {result.backend: result.metrics}, {result.backend: curves})
 
 
 def _hidden(text: str) -> tuple[int, ...]:

@@ -8,16 +8,16 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from infra.config import Settings
-from serving.synthetic import publish_synthetic, synthetic_config
+from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 try:
-    import training.features  # noqa: F401  (the preprocessing stage's shared transforms)
+    import model.features  # noqa: F401  (the preprocessing stage's shared transforms)
 
     HAS_FEATURES = True
 except ImportError:
     HAS_FEATURES = False
 needs_features = pytest.mark.skipif(
-    not HAS_FEATURES, reason="training.features (preprocessing stage) not landed"
+    not HAS_FEATURES, reason="model.features (preprocessing stage) not landed"
 )
 
 

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 
 from infra.config import Settings
 from ingest.kafka_io import make_consumer
-from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.conftest import make_app, needs_features
+from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 NOW = time.time()
 

@@ -10,9 +10,9 @@ import requests
 from infra.config import Settings
 from ingest.schema import Event
 from serving.store import open_store
-from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.conftest import HAS_FEATURES
 from tests.api.server import gunicorn
+from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_gunicorn_serves(settings: Settings) -> None:
         assert body["strategy"] == "popular" and len(body["items"]) == 3
         bad = requests.get(f"{url}/recommendations/nobody?k=0", timeout=5)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
-        if HAS_FEATURES:  # a user with history needs training.features (the preprocessing stage's)
+        if HAS_FEATURES:  # a user with history needs model.features (the preprocessing stage's)
             open_store(settings.online_store_url).add_events(
                 [Event("e1", "nobody", "i1", "view", time.time())]
             )

@@ -8,8 +8,8 @@ import sys
 from flask.testing import FlaskClient
 
 from infra.config import Settings
-from serving.synthetic import publish_synthetic, synthetic_config
 from tests.api.conftest import make_app, needs_features
+from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 
 def _error(response, status: int) -> dict:

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from infra.config import Settings
-from serving.pointer import write_current
-from serving.synthetic import publish_synthetic, synthetic_config
+from model.registry import serving_dir, write_current
+from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 
 def _version_after(client: FlaskClient, expected: str, timeout: float = 5.0) -> str:
@@ -45,7 +45,7 @@ def test_corrupt_version_is_refused(settings: Settings, app: Flask, client: Flas
     holder = app.extensions["services"].holder
     assert "sha256" in holder.refused["v00002-tensorflow"]
     assert "model_versions_refused_total 1.0" in client.get("/metrics").get_data(as_text=True)
-    incomplete = settings.registry_dir / "versions" / "v00003-tensorflow" / "serving"
+    incomplete = serving_dir(settings.registry_dir, "v00003-tensorflow")
     incomplete.mkdir(parents=True)
     write_current(settings.registry_dir, "v00003-tensorflow")
     assert _version_after(client, "v00003-tensorflow", timeout=1.0) == "v00001-numpy"

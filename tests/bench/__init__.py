@@ -7,7 +7,7 @@ import time
 from infra.config import Settings
 from ingest.schema import Event
 from serving.store import open_store
-from serving.synthetic import publish_synthetic, synthetic_config
+from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 
 def row(

@@ -15,7 +15,7 @@ from pathlib import Path
 from infra.config import load_settings
 from tests.bench import row
 from tests.training.landing_data import write_catalog, write_events
-from training.preprocess import PreprocessConfig, preprocess
+from training.prep.preprocess import PreprocessConfig, preprocess
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_PREPROCESS_SIZES", "100000,1000000").split(","))
 GOAL_SECONDS_1M, GOAL_RATIO = 60.0, 6.0
@@ -28,9 +28,7 @@ def _land(root: Path, n_events: int):
     settings = load_settings(var_dir=root / "var", kafka_bootstrap_servers="127.0.0.1:1")
     sim = generate(n_events, seed=7)
     write_events(settings.landing_dir, sim.events)
-    write_catalog(
-        settings.data_dir, sim.catalog[["item_id", "category", "brand", "price"]].to_dict("records")
-    )
+    write_catalog(settings, sim.catalog.to_dict("records"))
     return settings
 
 
@@ -54,7 +52,7 @@ def _goal_1m(n: int, seconds: float) -> tuple[str, bool | None]:
 
 
 def run() -> list[dict]:
-    from training.spark_session import build_spark
+    from training.prep.spark_session import build_spark
 
     config = PreprocessConfig()
     spark = build_spark(app_name="bench-preprocess", shuffle_partitions=config.shuffle_partitions)

@@ -17,12 +17,12 @@ import tempfile
 from pathlib import Path
 
 from infra.config import REPO_ROOT, load_settings
+from ingest.movielens import land_movielens
 from tests.bench import row
 from training.baselines import run_baselines
-from training.movielens import land_movielens
-from training.preprocess import PreprocessConfig, preprocess
+from training.prep.preprocess import PreprocessConfig, preprocess
 from training.report import write_report
-from training.trainer import train
+from training.train import train
 
 GOAL_NDCG, GOAL_GAP = 0.49, 0.005
 BACKENDS = ("pytorch", "tensorflow")

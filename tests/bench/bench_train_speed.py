@@ -18,7 +18,9 @@ import numpy as np
 
 from tests.bench import row
 from tests.training.processed_data import write_processed
-from training.trainer import TrainConfig, epoch_batches, prepare_run
+from training.config import TrainConfig
+from training.train import prepare_run
+from training.trainer import epoch_batches
 
 GOAL_SECONDS = 20.0
 GOAL_RATIO = 2.0

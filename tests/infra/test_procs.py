@@ -6,7 +6,7 @@ import json
 import sys
 
 from infra import procs
-from infra.state import PipelineState, dataset_key
+from pipeline.state import PipelineState, dataset_key
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 

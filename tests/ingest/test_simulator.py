@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from ingest import schema as s
-from ingest.simulator import generate, write_catalog
+from ingest.catalog import write_catalog
+from ingest.simulator import generate
 
 
 @pytest.fixture(scope="module")

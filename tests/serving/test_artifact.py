@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from serving.artifact import ArtifactError, load_serving_artifact
-from serving.synthetic import synthetic_config, write_synthetic_artifact
-from training import model_spec as spec
+from model import spec
+from model.artifact import ArtifactError, load_serving_artifact
+from tests.fixtures.synthetic import synthetic_config, write_synthetic_artifact
 
 
 @pytest.fixture

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 
 from infra.config import Settings
+from model import spec
+from model.registry import NATIVE, serving_dir, version_dir
 from tests.training.processed_data import write_processed
-from training import model_spec as spec
+from training.backends import backend_module
 from training.batches import load_catalog, load_examples
-from training.registry import read_serving
-from training.trainer import backend_module, train
+from training.publish import read_serving
+from training.train import train
 
 TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (16,), "item_hidden": (16,), "output_dim": 8}
 
@@ -20,13 +22,12 @@ TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (16,), "item_hidde
 def test_served_scores_equal_native_scores(settings: Settings, backend: str):
     write_processed(settings.processed_dir)
     result = train(settings, backend, epochs=2, batch_size=32, **TINY)
-    version_dir = settings.registry_dir / "versions" / result.version
-    cfg, params, items = read_serving(version_dir / "serving")
+    cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
     rows = load_examples(settings.processed_dir, "valid", cfg.max_history)
     served = spec.scores(
         spec.query_embedding(params, cfg, rows.hist_items, rows.hist_types, rows.user_idx), items, cfg
     )
-    native = backend_module(backend).load_native(version_dir / "native")
+    native = backend_module(backend).load_native(version_dir(settings.registry_dir, result.version) / NATIVE)
     catalog = load_catalog(settings.processed_dir, cfg.n_items, cfg.n_users)
     native_items = native.item_vectors(catalog.item_features)
     expected = spec.scores(

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.training.processed_data import write_processed
-from training.trainer import BACKENDS
+from training.backends import BACKENDS
 
 REPO = Path(__file__).resolve().parents[2]
 OTHER = {"pytorch": "tensorflow", "tensorflow": "torch"}
@@ -20,7 +20,7 @@ OWN = {"pytorch": "torch", "tensorflow": "tensorflow"}
 PROBE = """
 import json, sys
 from infra.config import load_settings
-from training.trainer import train
+from training.train import train
 train(load_settings(var_dir=sys.argv[2]), sys.argv[1], epochs=1, embedding_dim=4, feature_dim=2,
       query_hidden=(4,), item_hidden=(4,), output_dim=4, publish=False)
 print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))

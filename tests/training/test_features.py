@@ -1,4 +1,4 @@
-"""The shared offline/online transforms (training.features): pure numpy, no Spark."""
+"""The shared offline/online transforms (model.features): pure numpy, no Spark."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ingest.schema import EVENT_TYPE_CODE
-from training.features import (
+from model.features import (
     DEFAULT_EVENT_WEIGHTS,
     build_history,
     event_weight,

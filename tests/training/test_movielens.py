@@ -6,9 +6,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest import schema as s
+from ingest.catalog import SCHEMA as CATALOG_SCHEMA
+from ingest.movielens import land_movielens
 from ingest.parquet_sink import LANDING_SCHEMA
-from ingest.simulator import CATALOG_SCHEMA
-from training.movielens import land_movielens
 
 U_DATA = "1\t10\t5\t880000000\n2\t10\t3\t880000100\n1\t20\t4\t890000000\n"
 GENRES = "|".join(["0"] * 19)

@@ -7,10 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model import spec
+from model.registry import serving_dir
 from tests.training.processed_data import write_processed
-from training import model_spec as spec
 from training.batches import iter_batches, load_examples
-from training.trainer import TrainConfig, epoch_batches, prepare_run
+from training.config import TrainConfig
+from training.train import prepare_run
+from training.trainer import epoch_batches
 
 # float32 sums in a different order: agreement to about 1e-6 measured, 1e-4 relative asserted.
 LOSS_RTOL = 1e-4
@@ -75,8 +78,8 @@ def test_batches_repeat_with_the_seed(tmp_path: Path):
 def test_full_runs_agree(settings):
     """After whole training runs on the same data the backends' losses and served scores agree
     (tolerances: 1e-3 relative on epoch losses, 1e-2 absolute on scores after 8 epochs)."""
-    from training.registry import read_serving
-    from training.trainer import train
+    from training.publish import read_serving
+    from training.train import train
 
     write_processed(settings.processed_dir)
     runs = {
@@ -86,7 +89,7 @@ def test_full_runs_agree(settings):
     np.testing.assert_allclose(runs["tensorflow"].losses, runs["pytorch"].losses, rtol=1e-3)
     served = {}
     for backend, result in runs.items():
-        cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
+        cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
         rows = load_examples(settings.processed_dir, "test", cfg.max_history)
         query = spec.query_embedding(params, cfg, rows.hist_items, rows.hist_types, rows.user_idx)
         served[backend] = spec.scores(query, items, cfg)

@@ -13,7 +13,7 @@ import pytest
 from ingest.schema import EVENT_TYPE_CODE
 from tests.training.conftest import T0, clickstream, module_settings
 from tests.training.landing_data import event, write_catalog, write_events
-from training.preprocess import PreprocessConfig, preprocess
+from training.prep.preprocess import PreprocessConfig, preprocess
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -42,7 +42,7 @@ def run(tmp_path_factory, spark):
         {"item_id": f"i{i:03d}", "category": f"c{i % 4}", "brand": f"b{i % 3}", "price": None}
         for i in range(40)
     ]
-    write_catalog(settings.data_dir, catalog)
+    write_catalog(settings, catalog)
     manifest = preprocess(settings, PreprocessConfig(max_history=MAX_HISTORY), spark=spark)
     return settings, manifest, good + agg
 

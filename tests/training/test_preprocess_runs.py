@@ -13,7 +13,7 @@ import pytest
 from infra.config import REPO_ROOT
 from tests.training.conftest import T0, clickstream, module_settings, ratings
 from tests.training.landing_data import event, write_events
-from training.preprocess import PreprocessConfig, preprocess
+from training.prep.preprocess import PreprocessConfig, preprocess
 
 
 def read(settings, name: str) -> pd.DataFrame:
@@ -127,7 +127,7 @@ def test_config_rejects_bad_values() -> None:
         PreprocessConfig(split="random")
     with pytest.raises(ValueError, match="unknown event types"):
         PreprocessConfig(event_weights={"click": 1.0})
-    with pytest.raises(ValueError, match="unknown preprocess settings"):
+    with pytest.raises(ValueError, match=r"\[preprocess\]: unknown settings"):
         PreprocessConfig.load(None, colour="red")
     assert PreprocessConfig(split="benchmark").effective_test_fraction == 0.25
     assert PreprocessConfig.load(None, max_history=7, split=None).max_history == 7
@@ -148,7 +148,7 @@ def test_missing_landing_zone_is_a_clear_error(tmp_path) -> None:
         "PATH": "/usr/bin:/bin",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "training.preprocess", "--split", "temporal"],
+        [sys.executable, "-m", "training.prep", "--split", "temporal"],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -161,7 +161,7 @@ def test_missing_landing_zone_is_a_clear_error(tmp_path) -> None:
 
 def test_cli_help() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "training.preprocess", "--help"],
+        [sys.executable, "-m", "training.prep", "--help"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

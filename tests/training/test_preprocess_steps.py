@@ -8,8 +8,8 @@ import pytest
 
 from tests.training.conftest import T0
 from tests.training.landing_data import event, write_events
-from training import events as ev
-from training import vocab
+from training.prep import events as ev
+from training.prep import vocab
 
 pytestmark = pytest.mark.spark
 

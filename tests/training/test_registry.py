@@ -11,13 +11,15 @@ import pytest
 from safetensors.numpy import load_file
 
 from infra.config import Settings
-from serving.artifact import ArtifactError
-from serving.pointer import read_current, write_current
+from model import spec
+from model.artifact import ArtifactError
+from model.registry import list_versions, read_current, serving_dir, version_dir, versions_dir, write_current
 from tests.training.processed_data import write_processed
-from training import model_spec as spec
-from training import registry
+from training import publish
 from training.batches import load_catalog
-from training.trainer import TrainConfig, make_trainer, model_config_for
+from training.config import TrainConfig, model_config_for
+from training.prep.dataset import vocab_sizes
+from training.train import make_trainer
 
 TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (8,), "item_hidden": (8,), "output_dim": 8}
 
@@ -25,7 +27,7 @@ TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (8,), "item_hidden
 def _publish(settings: Settings, backend: str = "pytorch", trainer=None) -> tuple[str, object]:
     manifest = write_processed(settings.processed_dir)
     tcfg = TrainConfig(**TINY)
-    mcfg = model_config_for(manifest, tcfg)
+    mcfg = model_config_for(vocab_sizes(manifest), int(manifest.get("max_history", 50)), tcfg)
     catalog = load_catalog(settings.processed_dir, mcfg.n_items, mcfg.n_users)
     trainer = trainer or make_trainer(
         backend,
@@ -34,7 +36,7 @@ def _publish(settings: Settings, backend: str = "pytorch", trainer=None) -> tupl
         item_features=catalog.item_features,
         item_log_q=np.zeros(mcfg.n_items, np.float32),
     )
-    version = registry.publish(
+    version = publish.publish(
         settings,
         backend,
         trainer,
@@ -51,11 +53,11 @@ def test_publish_round_trip(settings: Settings):
     assert read_current(settings.registry_dir) is None
     version, trainer = _publish(settings)
     assert version == "v00001-pytorch" == read_current(settings.registry_dir)
-    serving = settings.registry_dir / "versions" / version / "serving"
+    serving = serving_dir(settings.registry_dir, version)
     manifest = json.loads((serving / "manifest.json").read_text())
     assert manifest["format"] == "streamrec-serving" and manifest["version"] == version
     assert manifest["snapshot_id"].startswith("synthetic") and manifest["train_config"]["embedding_dim"] == 8
-    cfg, params, items = registry.read_serving(serving)
+    cfg, params, items = publish.read_serving(serving)
     assert set(params) == {k for k in spec.param_shapes(cfg) if k.startswith("query.")}
     np.testing.assert_allclose(items, trainer.item_vectors(), atol=1e-6)
     item_json = json.loads((serving / "items.json").read_text())
@@ -63,17 +65,13 @@ def test_publish_round_trip(settings: Settings):
     assert json.loads((serving / "users.json").read_text())["user_id"][:2] == ["", "u1"]
     native = load_file(str(serving.parent / "native" / "params.safetensors"))
     assert set(native) == set(spec.param_shapes(cfg))
-    assert not [p for p in (settings.registry_dir / "versions").iterdir() if p.name.startswith(".")]
+    assert not [p for p in (versions_dir(settings.registry_dir)).iterdir() if p.name.startswith(".")]
 
 
 def test_versions_count_up_across_backends(settings: Settings):
     first, _ = _publish(settings, "pytorch")
     second, _ = _publish(settings, "tensorflow")
-    assert (
-        registry.list_versions(settings.registry_dir)
-        == [first, second]
-        == ["v00001-pytorch", "v00002-tensorflow"]
-    )
+    assert list_versions(settings.registry_dir) == [first, second] == ["v00001-pytorch", "v00002-tensorflow"]
     assert read_current(settings.registry_dir) == second
     write_current(settings.registry_dir, first)
     assert read_current(settings.registry_dir) == first
@@ -85,18 +83,18 @@ def test_a_version_that_fails_validation_never_becomes_current(settings: Setting
     first, trainer = _publish(settings)
     honest = trainer.item_vectors
     monkeypatch.setattr(trainer, "item_vectors", lambda: honest() + 1.0)  # serving would disagree with native
-    with pytest.raises(registry.RegistryError, match="differ"):
+    with pytest.raises(publish.RegistryError, match="differ"):
         _publish(settings, trainer=trainer)
     assert read_current(settings.registry_dir) == first
-    assert registry.list_versions(settings.registry_dir) == [first]
-    assert not [p for p in (settings.registry_dir / "versions").iterdir() if p.name.startswith(".")]
+    assert list_versions(settings.registry_dir) == [first]
+    assert not [p for p in (versions_dir(settings.registry_dir)).iterdir() if p.name.startswith(".")]
 
 
 def test_tampered_version_fails_validation(settings: Settings):
     version, _ = _publish(settings)
-    version_dir: Path = settings.registry_dir / "versions" / version
+    path: Path = version_dir(settings.registry_dir, version)
     catalog = load_catalog(settings.processed_dir, 49, 61)
-    assert registry.validate_version(version_dir, "pytorch", catalog.item_features) < 1e-4
-    (version_dir / "serving" / "users.json").write_text('{"user_id": ["", "mallory"]}')
+    assert publish.validate_version(path, "pytorch", catalog.item_features) < 1e-4
+    (serving_dir(settings.registry_dir, version) / "users.json").write_text('{"user_id": ["", "mallory"]}')
     with pytest.raises(ArtifactError, match="sha256"):
-        registry.validate_version(version_dir, "pytorch", catalog.item_features)
+        publish.validate_version(path, "pytorch", catalog.item_features)

@@ -3,19 +3,20 @@ data, the run publishes a version, and a seed makes a run repeatable."""
 
 from __future__ import annotations
 
-import sys
 import types
 
 import numpy as np
 import pytest
 
 from infra.config import Settings
-from serving.pointer import read_current
+from model import spec
+from model.registry import read_current, serving_dir
 from tests.training.processed_data import write_processed
-from training import model_spec as spec
+from training import trainer as trainer_loop
 from training.batches import load_examples
-from training.registry import read_serving
-from training.trainer import TrainConfig, train
+from training.config import TrainConfig
+from training.publish import read_serving
+from training.train import train
 
 BACKENDS = ["pytorch", "tensorflow"]
 TINY = {"embedding_dim": 16, "feature_dim": 4, "query_hidden": (32,), "item_hidden": (32,), "output_dim": 16}
@@ -40,7 +41,7 @@ def test_learns_and_beats_most_popular(settings: Settings, backend: str):
     assert result.version == read_current(settings.registry_dir) and result.version.endswith(backend)
     assert len(result.seconds_per_epoch) == 12
     assert (settings.var_dir / "reports" / result.version / "report.md").is_file()
-    cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
+    cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
     test = load_examples(settings.processed_dir, "test", cfg.max_history)
     model = spec.scores(
         spec.query_embedding(params, cfg, test.hist_items, test.hist_types, test.user_idx), items, cfg
@@ -114,11 +115,12 @@ class _ScriptedEvaluation(types.ModuleType):
 def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, monkeypatch):
     write_processed(settings.processed_dir)
     evaluation = _ScriptedEvaluation(settings.processed_dir, [0.1, 0.5, 0.2, 0.3])
-    monkeypatch.setitem(sys.modules, "training.evaluate", evaluation)
+    monkeypatch.setattr(trainer_loop, "load_eval_set", evaluation.load_eval_set)
+    monkeypatch.setattr(trainer_loop, "evaluate_scores", evaluation.evaluate_scores)
     result = train(settings, backend, epochs=5, early_stopping_patience=2, batch_size=64, **TINY)
     assert (result.best_epoch, len(result.losses)) == (2, 4)
     assert result.metrics["valid_ndcg@10"] == 0.5 and result.metrics["test_ndcg@10"] == -1.0
-    cfg, params, items = read_serving(settings.registry_dir / "versions" / result.version / "serving")
+    cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
     valid = load_examples(settings.processed_dir, "valid", cfg.max_history)
     served = spec.scores(
         spec.query_embedding(params, cfg, valid.hist_items, valid.hist_types, valid.user_idx), items, cfg

@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from training import model_spec as spec
+from model import spec
 from training.batches import Batch
 
 NATIVE_FILES = ("query_tower.pt2", "item_tower.pt2", "params.safetensors")

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from safetensors.numpy import save_file
 
-from training import model_spec as spec
+from model import spec
 from training.batches import Batch
 
 NATIVE_FILES = ("saved_model", "params.safetensors")

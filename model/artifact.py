@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,9 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from training import model_spec as spec
+from infra.files import atomic_write_text
+from model import spec
+from model.registry import SERVING, read_current, serving_dir
 
 FORMAT, FORMAT_VERSION = "streamrec-serving", 1
 WEIGHTS, ITEMS, USERS, MANIFEST = "weights.safetensors", "items.json", "users.json", "manifest.json"
@@ -67,11 +68,8 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _write_json(path: Path, data: Any) -> None:
-    with path.open("w") as fh:
-        json.dump(data, fh, separators=(",", ":"))
-        fh.flush()
-        os.fsync(fh.fileno())
+def _write_json(path: Path, data: Any, **dump_kw: Any) -> None:
+    atomic_write_text(path, json.dumps(data, **(dump_kw or {"separators": (",", ":")})))
 
 
 def write_serving_artifact(
@@ -114,10 +112,7 @@ def write_serving_artifact(
         "files": {name: _sha256(out_dir / name) for name in (WEIGHTS, ITEMS, USERS)},
     }
     manifest.update({k: v for k, v in meta.items() if k not in manifest})
-    with (out_dir / MANIFEST).open("w") as fh:
-        json.dump(manifest, fh, indent=2, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
+    _write_json(out_dir / MANIFEST, manifest, indent=2, default=str)
     return out_dir
 
 
@@ -172,8 +167,8 @@ def load_serving_artifact(version_dir: Path) -> ServingArtifact:
     """Load `version_dir/serving` (or a serving dir itself), checking format, sha256s, shapes and
     finite values. Raises ArtifactError with the reason; never returns a half-valid artifact."""
     root = Path(version_dir)
-    if (root / "serving").is_dir():
-        root = root / "serving"
+    if (root / SERVING).is_dir():
+        root = root / SERVING
     manifest = _read_manifest(root)
     try:
         cfg = spec.ModelConfig.from_dict(manifest["model_config"])
@@ -198,3 +193,15 @@ def load_serving_artifact(version_dir: Path) -> ServingArtifact:
         item_popularity=np.asarray(items["popularity"], dtype=np.int64),
         user_ids=[str(u) for u in users["user_id"]],
     )
+
+
+def current_manifest(registry_dir: Path) -> tuple[str | None, dict[str, Any] | None]:
+    """(current version, its serving manifest) without loading or checking the weights; the manifest
+    is None when no version is current or its manifest cannot be read."""
+    version = read_current(registry_dir)
+    if version is None:
+        return None, None
+    try:
+        return version, json.loads((serving_dir(registry_dir, version) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return version, None

@@ -41,8 +41,8 @@ class ModelConfig:
     query_hidden: tuple[int, ...] = (128,)
     item_hidden: tuple[int, ...] = (128,)
     output_dim: int = 64
-    temperature: float = 1.0
-    l2_normalize: bool = False
+    temperature: float = 0.1
+    l2_normalize: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -74,6 +74,20 @@ class ModelConfig:
             self.output_dim,
         ]
         return list(zip(dims[:-1], dims[1:], strict=True))
+
+
+# The sizes a user chooses (the `[train]` table sets them; training.config.TrainConfig takes its
+# defaults from here). The rest of ModelConfig comes from the data: vocabulary sizes, max_history.
+SIZE_KEYS = (
+    "embedding_dim",
+    "feature_dim",
+    "query_hidden",
+    "item_hidden",
+    "output_dim",
+    "temperature",
+    "l2_normalize",
+)
+SIZE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name in SIZE_KEYS}
 
 
 # Parameter names: the keys of every exported weight file. Kernels are [in, out] (x @ kernel + bias).

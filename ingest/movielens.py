@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.config import Settings
+from ingest.catalog import write_catalog
 from ingest.parquet_sink import with_provenance, write_partitioned
 from ingest.replay import movielens_catalog, read_events
 from ingest.schema import events_table, validate_event
-from ingest.simulator import write_catalog
 
 TOPIC = "replay"
 

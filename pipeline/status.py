@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from infra import procs
 from infra.config import Settings
-from infra.state import PipelineState
+from ingest.landing import landing_counts
+from model.artifact import current_manifest
+from pipeline.state import PipelineState
 
 
 def down(settings: Settings) -> int:
@@ -17,17 +17,13 @@ def down(settings: Settings) -> int:
 
 
 def _model(settings: Settings) -> str:
-    pointer = settings.registry_dir / "current"
-    if not pointer.is_file():
+    version, manifest = current_manifest(settings.registry_dir)
+    if version is None:
         return "none"
-    version = pointer.read_text().strip()
-    manifest = settings.registry_dir / "versions" / version / "serving" / "manifest.json"
-    try:
-        info = json.loads(manifest.read_text())
-    except (OSError, ValueError):
+    if manifest is None:
         return f"{version} (manifest unreadable)"
-    ndcg = info.get("metrics", {}).get("test", {}).get("ndcg@10")
-    return f"{version} backend={info.get('backend')}" + (f" test ndcg@10={ndcg:.4f}" if ndcg else "")
+    ndcg = (manifest.get("metrics") or {}).get("test_ndcg@10")
+    return f"{version} backend={manifest.get('backend')}" + (f" test ndcg@10={ndcg:.4f}" if ndcg else "")
 
 
 def status(settings: Settings) -> int:
@@ -43,10 +39,8 @@ def status(settings: Settings) -> int:
         print(f"API:       http://{settings.api_host}:{settings.api_port}")
     print(f"model:     {_model(settings)}")
     try:
-        from ingest.landing import landing_counts
-
         counts = landing_counts(settings)
         print(f"events:    {counts['landed']} landed, {counts.get('dead_lettered', 0)} dead-lettered")
-    except (ImportError, OSError) as exc:
+    except OSError as exc:
         print(f"events:    unknown ({exc})")
     return 0

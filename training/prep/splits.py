@@ -14,8 +14,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from training.prep.dataset import TEST, TRAIN, VALID
+
 SPLIT_KINDS = ("temporal", "leave_last_out", "benchmark")
-TRAIN, VALID, TEST = "train", "valid", "test"
 
 
 def temporal_split(df: DataFrame, test_fraction: float, valid_fraction: float) -> tuple[DataFrame, dict]:

@@ -1,4 +1,4 @@
-"""Per-user histories in Spark, through `training.features.build_history` (the function serving uses
+"""Per-user histories in Spark, through `model.features.build_history` (the function serving uses
 per request).
 
 The interactions are hash-partitioned by user, and each partition is handled in one Arrow batch
@@ -19,18 +19,31 @@ import numpy as np
 import pyarrow as pa
 from pyspark.sql import DataFrame
 
-from training.features import build_history
-from training.splits import TRAIN, VALID
+from model.features import build_history
+from training.prep.dataset import (
+    EVENT_TYPE,
+    FULL_HIST_ITEMS,
+    FULL_HIST_TYPES,
+    HIST_ITEMS,
+    HIST_TYPES,
+    ITEM_IDX,
+    SPLIT,
+    TIMESTAMP,
+    TRAIN,
+    USER_IDX,
+    VALID,
+    WEIGHT,
+)
 
 EXAMPLE_SCHEMA = (
-    "user_idx int, item_idx int, weight float, timestamp long, event_type byte, split string, "
-    "hist_items array<int>, hist_types array<byte>"
+    f"{USER_IDX} int, {ITEM_IDX} int, {WEIGHT} float, {TIMESTAMP} long, {EVENT_TYPE} byte, {SPLIT} string, "
+    f"{HIST_ITEMS} array<int>, {HIST_TYPES} array<byte>"
 )
 HISTORY_SCHEMA = (
-    "user_idx int, hist_items array<int>, hist_types array<byte>, "
-    "full_hist_items array<int>, full_hist_types array<byte>"
+    f"{USER_IDX} int, {HIST_ITEMS} array<int>, {HIST_TYPES} array<byte>, "
+    f"{FULL_HIST_ITEMS} array<int>, {FULL_HIST_TYPES} array<byte>"
 )
-INPUT_COLUMNS = ("user_idx", "item_idx", "weight", "timestamp", "event_type", "split")
+INPUT_COLUMNS = (USER_IDX, ITEM_IDX, WEIGHT, TIMESTAMP, EVENT_TYPE, SPLIT)
 
 
 def _list_array(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.Array:
@@ -46,9 +59,9 @@ def _partition(batches: Iterator[pa.RecordBatch]) -> tuple[dict[str, np.ndarray]
     if not batches or not sum(b.num_rows for b in batches):
         return None
     table = pa.Table.from_batches(batches).select(list(INPUT_COLUMNS))
-    order = np.argsort(table["user_idx"].to_numpy(), kind="stable")
+    order = np.argsort(table[USER_IDX].to_numpy(), kind="stable")
     cols = {name: table[name].to_numpy(zero_copy_only=False)[order] for name in INPUT_COLUMNS}
-    cuts = np.flatnonzero(np.diff(cols["user_idx"])) + 1
+    cuts = np.flatnonzero(np.diff(cols[USER_IDX])) + 1
     bounds = np.concatenate([[0], cuts, [len(order)]])
     return cols, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
@@ -56,9 +69,9 @@ def _partition(batches: Iterator[pa.RecordBatch]) -> tuple[dict[str, np.ndarray]
 def _history(cols: dict[str, np.ndarray], rows: slice, keep: np.ndarray, before, max_history: int):
     mask = keep[rows]
     return build_history(
-        cols["item_idx"][rows][mask],
-        cols["event_type"][rows][mask],
-        cols["timestamp"][rows][mask],
+        cols[ITEM_IDX][rows][mask],
+        cols[EVENT_TYPE][rows][mask],
+        cols[TIMESTAMP][rows][mask],
         before,
         max_history,
     )
@@ -69,27 +82,27 @@ def _examples(batches: Iterator[pa.RecordBatch], max_history: int) -> Iterator[p
     if grouped is None:
         return
     cols, users = grouped
-    train = cols["split"] == TRAIN
+    train = cols[SPLIT] == TRAIN
     items: list[np.ndarray] = []
     types: list[np.ndarray] = []
     for rows in users:
         got_items, got_types = _history(
-            cols, rows, train, cols["timestamp"][rows].astype(np.float64), max_history
+            cols, rows, train, cols[TIMESTAMP][rows].astype(np.float64), max_history
         )
         items.extend(got_items)
         types.extend(got_types)
     yield pa.RecordBatch.from_arrays(
         [
-            pa.array(cols["user_idx"], pa.int32()),
-            pa.array(cols["item_idx"], pa.int32()),
-            pa.array(cols["weight"], pa.float32()),
-            pa.array(cols["timestamp"], pa.int64()),
-            pa.array(cols["event_type"], pa.int8()),
-            pa.array(cols["split"], pa.string()),
+            pa.array(cols[USER_IDX], pa.int32()),
+            pa.array(cols[ITEM_IDX], pa.int32()),
+            pa.array(cols[WEIGHT], pa.float32()),
+            pa.array(cols[TIMESTAMP], pa.int64()),
+            pa.array(cols[EVENT_TYPE], pa.int8()),
+            pa.array(cols[SPLIT], pa.string()),
             _list_array(items, pa.int32()),
             _list_array(types, pa.int8()),
         ],
-        names=list(INPUT_COLUMNS) + ["hist_items", "hist_types"],
+        names=[*INPUT_COLUMNS, HIST_ITEMS, HIST_TYPES],
     )
 
 
@@ -98,8 +111,8 @@ def _user_histories(batches: Iterator[pa.RecordBatch], max_history: int) -> Iter
     if grouped is None:
         return
     cols, users = grouped
-    train = cols["split"] == TRAIN
-    known = train | (cols["split"] == VALID)
+    train = cols[SPLIT] == TRAIN
+    known = train | (cols[SPLIT] == VALID)
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("hi", "ht", "fi", "ft")}
     for rows in users:
         for (i_key, t_key), keep in ((("hi", "ht"), train), (("fi", "ft"), known)):
@@ -108,13 +121,13 @@ def _user_histories(batches: Iterator[pa.RecordBatch], max_history: int) -> Iter
             out[t_key].append(got_types)
     yield pa.RecordBatch.from_arrays(
         [
-            pa.array([cols["user_idx"][rows.start] for rows in users], pa.int32()),
+            pa.array([cols[USER_IDX][rows.start] for rows in users], pa.int32()),
             _list_array(out["hi"], pa.int32()),
             _list_array(out["ht"], pa.int8()),
             _list_array(out["fi"], pa.int32()),
             _list_array(out["ft"], pa.int8()),
         ],
-        names=["user_idx", "hist_items", "hist_types", "full_hist_items", "full_hist_types"],
+        names=[USER_IDX, HIST_ITEMS, HIST_TYPES, FULL_HIST_ITEMS, FULL_HIST_TYPES],
     )
 
 
@@ -122,7 +135,7 @@ def with_histories(interactions: DataFrame, max_history: int) -> DataFrame:
     """Every interaction row (all splits) with its train-only history before its own time."""
     return (
         interactions.select(*INPUT_COLUMNS)
-        .repartition("user_idx")
+        .repartition(USER_IDX)
         .mapInArrow(lambda batches: _examples(batches, max_history), EXAMPLE_SCHEMA)
     )
 
@@ -131,6 +144,6 @@ def user_histories(interactions: DataFrame, max_history: int) -> DataFrame:
     """One row per user: newest-first histories from train, and from train + valid."""
     return (
         interactions.select(*INPUT_COLUMNS)
-        .repartition("user_idx")
+        .repartition(USER_IDX)
         .mapInArrow(lambda batches: _user_histories(batches, max_history), HISTORY_SCHEMA)
     )

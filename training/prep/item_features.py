@@ -2,7 +2,7 @@
 
 Prices come from the catalog when it has one for the item, else from the item's events (average);
 bucket boundaries are price quantiles over items, and the bucketing itself is
-`training.features.price_buckets` (the function serving uses).
+`model.features.price_buckets` (the function serving uses).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ingest import schema as s
-from training.features import price_buckets
+from ingest.catalog import BRAND, CATEGORY, ITEM_ID, PRICE
+from model.features import price_buckets
 
-CATALOG_COLUMNS = ("item_id", "category", "brand", "price")
+# The catalogue columns item features use (ingest.catalog defines the file).
+CATALOG_COLUMNS = (ITEM_ID, CATEGORY, BRAND, PRICE)
 
 
 def read_catalog(spark: SparkSession, path: Path) -> DataFrame | None:

@@ -1,14 +1,11 @@
-"""The model registry: versioned directories of native + framework-neutral artifacts, and a `current`
-pointer that moves only after the new version has been loaded back and checked.
-
-    <registry_dir>/versions/v00001-pytorch/{native/, serving/, version.json}
-    <registry_dir>/current        (text: the version name; replaced with os.replace)
+"""Publishing a trained model into the registry (layout: model.registry): the native model and the
+framework-neutral serving artifact, built under a temp name, loaded back and checked, renamed into
+place; then `current` moves to it.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -18,24 +15,17 @@ from typing import Any
 import numpy as np
 
 from infra.config import Settings
-from serving.artifact import load_serving_artifact, write_serving_artifact
-from serving.pointer import write_current
-from training import model_spec as spec
+from model import spec
+from model.artifact import load_serving_artifact, write_serving_artifact
+from model.registry import NATIVE, SERVING, VERSION_RECORD, next_version_name, versions_dir, write_current
+from training.backends import backend_module
 from training.batches import Catalog
 
-VERSION_RE = re.compile(r"^v(\d{5})-([a-z]+)$")
 SCORE_ATOL = 1e-4  # served (numpy) vs native scores, relative to the largest score when above 1
 
 
 class RegistryError(RuntimeError):
     """A version could not be published or did not validate."""
-
-
-def list_versions(registry_dir: Path) -> list[str]:
-    """Complete versions, oldest first (temp and rejected dirs are not versions)."""
-    root = Path(registry_dir) / "versions"
-    names = [p.name for p in root.iterdir() if VERSION_RE.match(p.name)] if root.is_dir() else []
-    return sorted(names, key=lambda n: int(VERSION_RE.match(n).group(1)))
 
 
 def read_serving(version_dir: Path) -> tuple[spec.ModelConfig, dict[str, np.ndarray], np.ndarray]:
@@ -55,22 +45,15 @@ def _probe(cfg: spec.ModelConfig, n: int = 8) -> tuple[np.ndarray, np.ndarray, n
 
 def validate_version(version_dir: Path, backend: str, item_features: np.ndarray) -> float:
     """Load both artifacts back; served numpy scores must match the native model's. Returns max diff."""
-    from training.trainer import backend_module
-
     cfg, params, items = read_serving(version_dir)
     hist, types, users = _probe(cfg)
     served = spec.scores(spec.query_embedding(params, cfg, hist, types, users), items, cfg)
-    native = backend_module(backend).load_native(Path(version_dir) / "native")
+    native = backend_module(backend).load_native(Path(version_dir) / NATIVE)
     expected = spec.scores(native.query_vectors(hist, types, users), native.item_vectors(item_features), cfg)
     diff = float(np.max(np.abs(served - expected)))
     if not diff <= SCORE_ATOL * max(1.0, float(np.max(np.abs(expected)))):
         raise RegistryError(f"{version_dir}: served scores differ from the native model's by {diff:g}")
     return diff
-
-
-def _next_name(root: Path, backend: str) -> str:
-    versions = list_versions(root.parent)
-    return f"v{int(VERSION_RE.match(versions[-1]).group(1)) + 1 if versions else 1:05d}-{backend}"
 
 
 def _serving_inputs(trainer: Any, model_config: spec.ModelConfig, catalog: Catalog, manifest: dict) -> dict:
@@ -91,9 +74,9 @@ def _serving_inputs(trainer: Any, model_config: spec.ModelConfig, catalog: Catal
 def _stage(tmp: Path, version: str, meta: dict, serving: dict, item_features: np.ndarray) -> None:
     """Write version.json and serving/ for `version` into tmp (native/ is there already), validate."""
     record = {"version": version, **meta, "model_config": serving["model_config"].to_dict()}
-    (tmp / "version.json").write_text(json.dumps(record, indent=2))
-    shutil.rmtree(tmp / "serving", ignore_errors=True)
-    write_serving_artifact(tmp / "serving", **serving, meta={"version": version, **meta})
+    (tmp / VERSION_RECORD).write_text(json.dumps(record, indent=2))
+    shutil.rmtree(tmp / SERVING, ignore_errors=True)
+    write_serving_artifact(tmp / SERVING, **serving, meta={"version": version, **meta})
     validate_version(tmp, meta["backend"], item_features)
 
 
@@ -111,7 +94,7 @@ def publish(
     """Export `trainer`'s weights as a new version (built under a temp name, validated, renamed into
     place), then move `current` to it. A concurrent publisher that takes the name first makes this
     one retry with the next number."""
-    root = settings.registry_dir / "versions"
+    root = versions_dir(settings.registry_dir)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{uuid.uuid4().hex}"
     meta = {
@@ -123,9 +106,9 @@ def publish(
     }
     serving = _serving_inputs(trainer, model_config, catalog, manifest)
     try:
-        trainer.export_native(tmp / "native")
+        trainer.export_native(tmp / NATIVE)
         for _ in range(100):
-            version = _next_name(root, backend)
+            version = next_version_name(settings.registry_dir, backend)
             _stage(tmp, version, meta, serving, catalog.item_features)
             try:
                 tmp.rename(root / version)  # atomic; fails when another publisher took the name

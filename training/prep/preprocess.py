@@ -1,4 +1,4 @@
-"""`python -m training.preprocess`: landed events -> train/valid/test with histories, vocabularies,
+"""`python -m training.prep`: landed events -> train/valid/test with histories, vocabularies,
 item features and a manifest under settings.processed_dir (see the processed-data contract).
 
 The snapshot is built in a temp dir beside processed_dir and swapped in with renames, so a failed
@@ -21,15 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.config import Settings, config_file_section, load_settings
+from infra.config import Settings, load_settings, section_values
+from ingest.catalog import catalog_path
 from ingest.schema import EVENT_TYPE_CODE
-from training import events as ev
-from training import item_features, snapshot, vocab
-from training.features import DEFAULT_EVENT_WEIGHTS
-from training.histories import user_histories, with_histories
-from training.splits import SPLIT_KINDS, TRAIN, split_interactions
+from model.features import DEFAULT_EVENT_WEIGHTS
+from training.prep import events as ev
+from training.prep import item_features, snapshot, vocab
+from training.prep.dataset import HISTORIES, ITEMS_FILE, TRAIN, VOCAB_DIR, write_manifest
+from training.prep.histories import user_histories, with_histories
+from training.prep.splits import SPLIT_KINDS, split_interactions
 
-log = logging.getLogger("training.preprocess")
+log = logging.getLogger("training.prep.preprocess")
 
 
 @dataclass(frozen=True)
@@ -66,11 +68,7 @@ class PreprocessConfig:
     @classmethod
     def load(cls, config_path: str | Path | None = None, **overrides: Any) -> PreprocessConfig:
         """Defaults < the config file's [preprocess] table < keyword overrides (None = not given)."""
-        values = config_file_section("preprocess", config_path)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        known = {f.name for f in dataclasses.fields(cls)}
-        if set(values) - known:
-            raise ValueError(f"unknown preprocess settings: {sorted(set(values) - known)}")
+        values = section_values(cls, "preprocess", config_path, overrides)
         if "event_weights" in values:
             values["event_weights"] = {**DEFAULT_EVENT_WEIGHTS, **values["event_weights"]}
         return cls(**values)
@@ -88,7 +86,7 @@ def _build_vocabs(spark, settings: Settings, inter, catalog, out: Path) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     for name, values in sources.items():
         extended = vocab.extend_vocab(
-            vocab.read_vocab(spark, settings.data_dir / "vocab", name), values, name
+            vocab.read_vocab(spark, settings.data_dir / VOCAB_DIR, name), values, name
         )
         vocab.write_single_parquet(extended, out / f"{name}.parquet")
         result[name] = vocab.read_vocab(spark, out, name)
@@ -161,9 +159,9 @@ def _build(spark, settings: Settings, config: PreprocessConfig, out: Path) -> di
         inter = ev.kcore(ev.interactions(events, config.event_weights), config.kcore).cache()
         inter.count()
     with _step("vocabularies"):
-        catalog = item_features.read_catalog(spark, snapshot.catalog_file(settings))
+        catalog = item_features.read_catalog(spark, catalog_path(settings))
         catalog = catalog if catalog is not None else item_features.empty_catalog(spark)
-        vocabs = _build_vocabs(spark, settings, inter, catalog, out / "vocab")
+        vocabs = _build_vocabs(spark, settings, inter, catalog, out / VOCAB_DIR)
     with _step("split"):
         split_df, split_info = split_interactions(
             _index(inter, vocabs),
@@ -176,7 +174,7 @@ def _build(spark, settings: Settings, config: PreprocessConfig, out: Path) -> di
     with _step("examples with histories"):
         snapshot.write_splits(with_histories(split_df, config.max_history), out)
     with _step("user histories"):
-        user_histories(split_df, config.max_history).write.parquet(str(out / "histories"))
+        user_histories(split_df, config.max_history).write.parquet(str(out / HISTORIES))
     with _step("items"):
         train = spark.read.parquet(str(out / TRAIN))
         items, boundaries = item_features.item_table(
@@ -188,7 +186,7 @@ def _build(spark, settings: Settings, config: PreprocessConfig, out: Path) -> di
             train,
             config.n_price_buckets,
         )
-        vocab.write_single_parquet(items, out / "items.parquet")
+        vocab.write_single_parquet(items, out / ITEMS_FILE)
     with _step("counts"):
         counts.update(snapshot.split_counts(out))
         counts.update(_interaction_counts(split_df))
@@ -228,23 +226,21 @@ def preprocess(settings: Settings, config: PreprocessConfig | None = None, spark
     config = config or PreprocessConfig.load()
     ev.require_landed(settings.landing_dir)  # before paying for a Spark start
     if spark is None:
-        from training.spark_session import build_spark
+        from training.prep.spark_session import build_spark
 
         spark = build_spark(
             app_name="preprocess", shuffle_partitions=config.shuffle_partitions, settings=settings
         )
     with snapshot.building(settings.processed_dir) as out:
         manifest = _build(spark, settings, config, out)
-        snapshot.write_manifest(out, manifest)
-        vocab.persist_vocabs(out / "vocab", settings.data_dir / "vocab")
+        write_manifest(out, manifest)
+        vocab.persist_vocabs(out / VOCAB_DIR, settings.data_dir / VOCAB_DIR)
     log.info("preprocessed %s -> %s: %s", settings.landing_dir, settings.processed_dir, manifest["counts"])
     return manifest
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.preprocess", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m training.prep", description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=SPLIT_KINDS, help="split kind (default temporal)")
     parser.add_argument("--max-history", type=int, help="history length per example (default 50)")
     parser.add_argument("--kcore", type=int, help="keep users/items with >= k interactions (0 = off)")

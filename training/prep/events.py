@@ -14,15 +14,16 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ingest import schema as s
-from training.features import event_weights_array
+from ingest.parquet_sink import INGESTED_AT, KAFKA_OFFSET, KAFKA_PARTITION, events_dir, landed_files
+from model.features import event_weights_array
 
-PROVENANCE = ("ingested_at", "kafka_partition", "kafka_offset")
+PROVENANCE = (INGESTED_AT, KAFKA_PARTITION, KAFKA_OFFSET)
 
 
 def require_landed(landing_dir: Path) -> Path:
     """The landing zone's events folder; FileNotFoundError when it holds no landed file."""
-    events = Path(landing_dir) / "events"
-    if not any(events.glob("event_date=*/*.parquet")):
+    events = events_dir(landing_dir)
+    if not landed_files(landing_dir):
         raise FileNotFoundError(f"no landed events under {events}: run the ingest first")
     return events
 

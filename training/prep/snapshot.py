@@ -4,34 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 
 from infra.config import Settings
-from training.splits import TEST, TRAIN, VALID
-
-SPLITS = (TRAIN, VALID, TEST)
-
-
-def catalog_file(settings: Settings) -> Path:
-    return settings.data_dir / "catalog" / "items.parquet"
+from ingest.catalog import catalog_path
+from ingest.parquet_sink import events_dir, landed_files
+from training.prep.dataset import SPLITS
 
 
 def snapshot_id(settings: Settings) -> str:
     """A hash of the input: every landed file's name and size (names are unique) plus the catalog."""
     digest = hashlib.sha256()
-    events = settings.landing_dir / "events"
-    for path in sorted(events.glob("event_date=*/*.parquet")):
+    events = events_dir(settings.landing_dir)
+    for path in landed_files(settings.landing_dir):
         digest.update(f"{path.relative_to(events)}:{path.stat().st_size}\n".encode())
-    if catalog_file(settings).is_file():
-        digest.update(hashlib.sha256(catalog_file(settings).read_bytes()).digest())
+    catalog = catalog_path(settings)
+    if catalog.is_file():
+        digest.update(hashlib.sha256(catalog.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
@@ -58,10 +53,6 @@ def split_counts(out: Path) -> dict[str, int]:
         split: sum(pq.ParquetFile(f).metadata.num_rows for f in (out / split).glob("*.parquet"))
         for split in SPLITS
     }
-
-
-def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
 
 
 @contextlib.contextmanager

@@ -1,0 +1,92 @@
+"""The training configuration: the `[train]` table of the config file, then keyword overrides.
+
+The model's sizes (embedding_dim ... l2_normalize) default to model.spec's ModelConfig, their one
+definition; `model_config_for` joins them with the vocabulary sizes of the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from infra.config import section_values
+from model.spec import SIZE_DEFAULTS, SIZE_KEYS, ModelConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters shared by both backends."""
+
+    embedding_dim: int = SIZE_DEFAULTS["embedding_dim"]
+    feature_dim: int = SIZE_DEFAULTS["feature_dim"]
+    query_hidden: tuple[int, ...] = SIZE_DEFAULTS["query_hidden"]
+    item_hidden: tuple[int, ...] = SIZE_DEFAULTS["item_hidden"]
+    output_dim: int = SIZE_DEFAULTS["output_dim"]
+    temperature: float = SIZE_DEFAULTS["temperature"]
+    l2_normalize: bool = SIZE_DEFAULTS["l2_normalize"]
+    epochs: int = 10
+    batch_size: int = 1024
+    learning_rate: float = 0.002
+    schedule: str = "constant"  # constant | cosine (after linear warm-up)
+    warmup_steps: int = 0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    weight_decay: float = 0.0  # coupled L2 on every parameter (added to the gradient, as torch's Adam)
+    # lazy: Adam updates only the rows of the id tables (model.spec.ROW_SPARSE) that a batch looks up,
+    # with their moments, so a step costs the batch, not the table; dense: torch.optim.Adam exactly.
+    embedding_updates: str = "lazy"
+    # Skip each epoch's last, smaller batch (the next shuffle brings its examples back): in-batch
+    # softmax would give its rows fewer negatives, and XLA would compile the step again for its shape.
+    drop_remainder: bool = True
+    user_dropout: float = 0.1  # so the unknown-user row (0) is trained for new users
+    history_dropout: float = 0.0
+    loss: str = "auto"  # auto | full | sampled
+    full_softmax_max_items: int = 10_000  # auto: full softmax up to this catalog size
+    seed: int = 0
+    early_stopping_patience: int = 3
+    eval_k: int = 10
+    threads: int = 0  # 0 = every core
+    xla: bool = True  # TensorFlow: compile the train step with XLA (PyTorch ignores it)
+
+    def __post_init__(self) -> None:
+        for key in ("query_hidden", "item_hidden"):
+            object.__setattr__(self, key, tuple(int(v) for v in getattr(self, key)))
+        if self.loss not in ("auto", "full", "sampled"):
+            raise ValueError(f"loss must be auto, full or sampled, not {self.loss!r}")
+        if self.embedding_updates not in ("lazy", "dense"):
+            raise ValueError(f"embedding_updates must be lazy or dense, not {self.embedding_updates!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be constant or cosine, not {self.schedule!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+
+    @classmethod
+    def load(cls, config_path: str | Path | None = None, **overrides: Any) -> TrainConfig:
+        """Defaults < `[train]` of the config file < keyword overrides (None means not given)."""
+        return cls(**section_values(cls, "train", config_path, overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def use_full_softmax(self, n_items: int) -> bool:
+        return self.loss == "full" or (self.loss == "auto" and n_items <= self.full_softmax_max_items)
+
+    def learning_rate_at(self, step: int, total_steps: int) -> float:
+        """The schedule, computed once here so both backends step with identical rates."""
+        if self.warmup_steps and step < self.warmup_steps:
+            return self.learning_rate * (step + 1) / self.warmup_steps
+        if self.schedule == "constant":
+            return self.learning_rate
+        span = max(1, total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / span)
+        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def model_config_for(vocab: dict[str, int], max_history: int, train_config: TrainConfig) -> ModelConfig:
+    """The architecture: vocabulary sizes and history length from the data, sizes from the config."""
+    sizes = {k: getattr(train_config, k) for k in SIZE_KEYS}
+    return ModelConfig(**vocab, max_history=max_history, **sizes)
