@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra.files import atomic_write_text
+
 
 @dataclass(frozen=True)
 class Proc:
@@ -96,9 +98,9 @@ def start(
         )
     _wait_exec(child.pid)
     proc = Proc(name, child.pid, list(cmd), log)
-    tmp = _pid_path(run_dir, name).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": proc.pid, "cmd": proc.cmd, "log": str(log)}))
-    os.replace(tmp, _pid_path(run_dir, name))
+    atomic_write_text(
+        _pid_path(run_dir, name), json.dumps({"pid": proc.pid, "cmd": proc.cmd, "log": str(log)})
+    )
     return proc
 
 

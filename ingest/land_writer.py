@@ -27,7 +27,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ingest.parquet_sink import with_provenance, write_partitioned
-from ingest.schema import decode_batch, decode_event, events_table
+from ingest.schema import decode_event, events_table
+from ingest.schema_batch import decode_batch
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 One consumer group (settings.consumer_group). The polling thread buffers messages; a batch is flushed
 when it reaches `batch_size` events or is `flush_interval_s` old, so trickles land within about a
 second. A writer process (ingest.land_writer) validates a flushed batch with the schema module, all at once in Arrow
-(schema.decode_batch) or, when the batch holds anything unusual, poll by poll and then message by
+(schema_batch.decode_batch) or, when the batch holds anything unusual, poll by poll and then message by
 message (schema.decode_event); it writes the valid events as atomic Parquet files (see
 ingest.parquet_sink) and hands back the invalid ones, which go to the dead-letter topic with their
 reason (see ingest.dead_letter). Only after the files are on disk and the dead letters are

@@ -4,13 +4,9 @@ Producers validate before sending, the landing consumer validates what it reads 
 what fails), and the API validates `POST /events` bodies, all through `validate_event`.
 Column names used downstream (Spark, training, serving) are the constants below.
 
-`decode_batch` is the same validation over many payloads at once, in Arrow, for the landing
-consumer's hot path. It is deliberately narrower: it accepts a batch only when every payload is an
-event in the plain form our producers write (string ids without surrounding spaces, numeric
-timestamp, schema_version 1), and then yields exactly what `decode_event` would. Anything else, and
-any batch holding one bad payload, makes it return None, and the caller decodes one by one with
-`decode_event`, which says which events fail and why. Arrow is imported only when a batch is decoded:
-the API never loads it.
+`ingest.schema_batch.decode_batch` is the same validation over many payloads at once, in Arrow, for
+the landing consumer's hot path; Arrow is imported only when a batch is decoded or a table built: the
+API never loads it.
 """
 
 from __future__ import annotations
@@ -197,12 +193,7 @@ def encode_event(event: Event, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> byte
     return data
 
 
-# --- The batch path (Arrow) ------------------------------------------------------------------------
-
-# An id the batch path takes as it is: printable ASCII at both ends (so str.strip() would not change
-# it); for optional ids "" too (it means absent). The length limit is checked beside the pattern.
-_PLAIN_ID = r"(?s)^[!-~](.*[!-~])?$"
-_PLAIN_OPTIONAL_ID = r"(?s)^([!-~](.*[!-~])?)?$"
+# --- Arrow: the landing zone's columns (ingest.parquet_sink, ingest.schema_batch) -----------------
 
 
 @functools.cache
@@ -231,88 +222,3 @@ def events_table(events: list[Event]):
 
     columns = {name: [getattr(e, name) for e in events] for name in FIELDS}
     return pa.Table.from_pydict(columns, schema=arrow_fields())
-
-
-def decode_batch(payloads: list[bytes | None], max_bytes: int = DEFAULT_MAX_EVENT_BYTES):
-    """Many Kafka payloads -> an Arrow table of their events (as `events_table` of `decode_event` of
-    each), or None when any payload is not a valid event in the plain form (see the module docstring)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.json as pj
-
-    if not payloads:
-        return None
-    try:
-        joined = b"\n".join(payloads)
-    except TypeError:  # a tombstone (None)
-        return None
-    # One line per payload (a raw line break inside one would split it), each within the size limit,
-    # each line "{...}": a top-level value that is not an object (a bare `null` crashes Arrow's
-    # reader) goes to decode_event, which refuses it.
-    lines = len(payloads) - 1
-    if (
-        joined.count(b"\n") != lines
-        or joined.count(b"}\n{") != lines
-        or not (joined.startswith(b"{") and joined.endswith(b"}"))
-        or b"\r" in joined
-        or max(map(len, payloads)) > max_bytes
-    ):
-        return None
-    try:
-        joined.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    read_schema = arrow_fields().set(len(FIELDS) - 1, pa.field(VERSION, pa.int64()))
-    try:
-        table = pj.read_json(
-            pa.BufferReader(joined),
-            read_options=pj.ReadOptions(use_threads=False, block_size=len(joined) + 1),
-            parse_options=pj.ParseOptions(explicit_schema=read_schema, unexpected_field_behavior="error"),
-        )
-    except pa.ArrowInvalid:  # not JSON, not an object, a field of the wrong JSON type, an unknown field
-        return None
-    if table.num_rows != len(payloads):  # "{...}{...}" on one line, or an empty payload
-        return None
-
-    def all_true(mask) -> bool:
-        return pc.all(mask.fill_null(False)).as_py()  # an empty or all-null mask is not "all true"
-
-    user_id, item_id, event_id, session_id = (table[c] for c in (USER_ID, ITEM_ID, EVENT_ID, SESSION_ID))
-    ids_ok = (
-        all_true(pc.match_substring_regex(user_id, _PLAIN_ID))  # null (missing) fails
-        and all_true(pc.match_substring_regex(item_id, _PLAIN_ID))
-        and all_true(pc.match_substring_regex(event_id, _PLAIN_OPTIONAL_ID).fill_null(True))
-        and all_true(pc.match_substring_regex(session_id, _PLAIN_OPTIONAL_ID).fill_null(True))
-        and all(
-            (pc.max(pc.utf8_length(c)).as_py() or 0) <= MAX_ID_LENGTH
-            for c in (user_id, item_id, event_id, session_id)
-        )
-    )
-    if not ids_ok:
-        return None
-    event_type, timestamp, rating, price = (table[c] for c in (EVENT_TYPE, TIMESTAMP, RATING, PRICE))
-    is_rating = pc.equal(event_type, RATING_EVENT)
-    checks = (
-        pc.is_in(event_type, value_set=pa.array(EVENT_TYPES)),
-        pc.equal(table[VERSION], SCHEMA_VERSION),  # absent reads as null: left to decode_event
-        pc.and_(pc.greater_equal(timestamp, MIN_TIMESTAMP), pc.less_equal(timestamp, MAX_TIMESTAMP)),
-        # rating events carry a rating in range, other events none (a NaN fails the comparisons)
-        pc.if_else(
-            is_rating,
-            pc.and_(pc.greater_equal(rating, RATING_MIN), pc.less_equal(rating, RATING_MAX)),
-            pc.is_null(rating),
-        ),
-        pc.or_kleene(pc.is_null(price), pc.and_(pc.is_finite(price), pc.greater_equal(price, 0))),
-    )
-    if not all(all_true(check) for check in checks):
-        return None
-    none = pa.scalar(None, pa.string())
-    if pc.any(pc.equal(session_id, "")).as_py():  # "" means absent
-        session_id = pc.if_else(pc.equal(session_id, ""), none, session_id)
-    if pc.any(pc.equal(event_id, "")).as_py() or event_id.null_count:  # generated, as decode_event does
-        absent = pc.equal(event_id, "").fill_null(True).combine_chunks()
-        fresh = pa.array([uuid.uuid4().hex for _ in range(pc.sum(absent).as_py())])
-        event_id = pc.replace_with_mask(event_id.combine_chunks(), absent, fresh)
-    columns = [event_id, user_id, item_id, event_type, timestamp, session_id, rating, price]
-    columns.append(pc.cast(table[VERSION], pa.int32()))
-    return pa.Table.from_arrays(columns, schema=arrow_fields())

@@ -1,7 +1,7 @@
 """The model registry's layout, defined once: versioned directories and the `current` pointer.
 
     <registry_dir>/versions/v00001-pytorch/{native/, serving/, version.json}
-    <registry_dir>/current        (text: the version name; replaced with os.replace)
+    <registry_dir>/current        (text: the version name; replaced atomically)
 
 Training writes versions (`training.publish`), serving loads the one `current` names, and `make
 status` reports it; every one of them finds a version through `version_dir` and `serving_dir`. Kept

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from infra.files import atomic_write_text
 
 
 def dataset_key(data: Path | None, events: int, seed: int) -> str:
@@ -36,7 +37,4 @@ class PipelineState:
             return cls()
 
     def save(self, var_dir: Path) -> None:
-        var_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path(var_dir).with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, self.path(var_dir))
+        atomic_write_text(self.path(var_dir), json.dumps(asdict(self), indent=2))

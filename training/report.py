@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -19,15 +17,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt  # noqa: E402
 
+from infra.files import atomic_write_text  # noqa: E402
+
 Table = dict[str, dict[str, float]]
 Curves = dict[str, dict[str, list[float]]]
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _cell(value: object) -> str:
@@ -79,7 +72,7 @@ def write_report(out_dir: str | Path, table: Table, curves: Curves) -> dict[str,
     out_dir.mkdir(parents=True, exist_ok=True)
     pngs = plot_curves(out_dir, curves)
     body = {"metrics": table, "curves": curves, "plots": [p.name for p in pngs]}
-    _atomic_write(out_dir / "report.json", json.dumps(body, indent=2, sort_keys=True, default=float))
+    atomic_write_text(out_dir / "report.json", json.dumps(body, indent=2, sort_keys=True, default=float))
     images = "".join(f"\n![{p.stem}]({p.name})\n" for p in pngs)
-    _atomic_write(out_dir / "report.md", "# Evaluation report\n\n" + markdown_table(table) + images)
+    atomic_write_text(out_dir / "report.md", "# Evaluation report\n\n" + markdown_table(table) + images)
     return {"json": out_dir / "report.json", "md": out_dir / "report.md", **{p.stem: p for p in pngs}}

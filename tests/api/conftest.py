@@ -10,16 +10,6 @@ from api import create_app
 from infra.config import Settings
 from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
-try:
-    import model.features  # noqa: F401  (the preprocessing stage's shared transforms)
-
-    HAS_FEATURES = True
-except ImportError:
-    HAS_FEATURES = False
-needs_features = pytest.mark.skipif(
-    not HAS_FEATURES, reason="model.features (preprocessing stage) not landed"
-)
-
 
 def make_app(settings: Settings, **config) -> Flask:
     return create_app(

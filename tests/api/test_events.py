@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 
 from infra.config import Settings
 from ingest.kafka_io import make_consumer
-from tests.api.conftest import make_app, needs_features
+from tests.api.conftest import make_app
 from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 NOW = time.time()
@@ -71,7 +71,6 @@ def test_events_reach_kafka_and_the_store(kafka_settings: Settings, kafka_client
     assert sorted(ids) == sorted([*body["event_ids"], "e1"])
 
 
-@needs_features
 @pytest.mark.kafka
 def test_posted_events_change_recommendations(kafka_client: FlaskClient) -> None:
     before = kafka_client.get("/recommendations/newcomer?k=10").get_json()

@@ -10,7 +10,6 @@ import requests
 from infra.config import Settings
 from ingest.schema import Event
 from serving.store import open_store
-from tests.api.conftest import HAS_FEATURES
 from tests.api.server import gunicorn
 from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
@@ -23,14 +22,11 @@ def test_gunicorn_serves(settings: Settings) -> None:
         assert body["strategy"] == "popular" and len(body["items"]) == 3
         bad = requests.get(f"{url}/recommendations/nobody?k=0", timeout=5)
         assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_parameter"
-        if HAS_FEATURES:  # a user with history needs model.features (the preprocessing stage's)
-            open_store(settings.online_store_url).add_events(
-                [Event("e1", "nobody", "i1", "view", time.time())]
-            )
-            for _ in range(4):  # whichever worker answers sees the shared store
-                body = requests.get(f"{url}/recommendations/nobody?k=49", timeout=5).json()
-                assert body["strategy"] == "personalized"
-                assert "i1" not in {it["item_id"] for it in body["items"]}
+        open_store(settings.online_store_url).add_events([Event("e1", "nobody", "i1", "view", time.time())])
+        for _ in range(4):  # whichever worker answers sees the shared store
+            body = requests.get(f"{url}/recommendations/nobody?k=49", timeout=5).json()
+            assert body["strategy"] == "personalized"
+            assert "i1" not in {it["item_id"] for it in body["items"]}
         metrics = requests.get(f"{url}/metrics", timeout=5).text
         assert 'recommendations_served_total{strategy="popular"}' in metrics
         assert 'model_version_info{backend="numpy",version="v00001-numpy"}' in metrics

@@ -8,7 +8,7 @@ import sys
 from flask.testing import FlaskClient
 
 from infra.config import Settings
-from tests.api.conftest import make_app, needs_features
+from tests.api.conftest import make_app
 from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 
 
@@ -62,7 +62,6 @@ def test_openapi_describes_every_route(app, client: FlaskClient) -> None:
             assert path in documented, path
 
 
-@needs_features
 def test_api_never_imports_deep_learning(settings: Settings) -> None:
     """A personalised answer, in a fresh process, with no TensorFlow/PyTorch/Keras imported."""
     publish_synthetic(settings.registry_dir, synthetic_config(), "v00001-numpy")

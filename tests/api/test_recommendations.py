@@ -9,7 +9,6 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ingest.schema import Event
-from tests.api.conftest import needs_features
 
 
 def _store(app: Flask, user: str, items: list[str], event_type: str = "view") -> None:
@@ -41,7 +40,6 @@ def test_trending_items_rise_in_popular(app: Flask, client: FlaskClient) -> None
     assert target in after
 
 
-@needs_features
 def test_history_makes_it_personal_and_excludes_seen(app: Flask, client: FlaskClient) -> None:
     _store(app, "u1", ["i1", "i2", "i3"])
     body = client.get("/recommendations/u1?k=20").get_json()
@@ -52,7 +50,6 @@ def test_history_makes_it_personal_and_excludes_seen(app: Flask, client: FlaskCl
     assert {"i1", "i2", "i3"} <= {it["item_id"] for it in kept["items"]}
 
 
-@needs_features
 def test_purchased_always_excluded(app: Flask, client: FlaskClient) -> None:
     _store(app, "u2", ["i5"], "purchase")
     ids = {
@@ -61,7 +58,6 @@ def test_purchased_always_excluded(app: Flask, client: FlaskClient) -> None:
     assert "i5" not in ids and len(ids) == 48
 
 
-@needs_features
 def test_new_events_change_recommendations(app: Flask, client: FlaskClient) -> None:
     _store(app, "u3", ["i1"])
     first = client.get("/recommendations/u3?k=10").get_json()["items"]
@@ -76,7 +72,6 @@ def test_category_filter(client: FlaskClient) -> None:
     assert client.get("/recommendations/nobody?category=none-such").get_json()["items"] == []
 
 
-@needs_features
 def test_category_filter_with_history_still_excludes_seen(app: Flask, client: FlaskClient) -> None:
     seen = [f"i{i}" for i in range(1, 31)]
     _store(app, "u4", seen)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from infra.config import load_settings
 from tests.bench import row
-from tests.training.landing_data import write_catalog, write_events
+from tests.training.prep.landing_data import write_catalog, write_events
 from training.prep.preprocess import PreprocessConfig, preprocess
 
 SIZES = tuple(int(n) for n in os.environ.get("BENCH_PREPROCESS_SIZES", "100000,1000000").split(","))

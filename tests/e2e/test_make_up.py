@@ -61,6 +61,7 @@ def test_up_query_retrain_down(tmp_path: Path):
 
         status = make("status", env)
         assert "api" in status and "pytorch" in status
+        assert "test ndcg@10=" in status  # the served version's held-out figure
     finally:
         make("down", env)
     run_dir = tmp_path / "var" / "run"

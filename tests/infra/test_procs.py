@@ -6,7 +6,6 @@ import json
 import sys
 
 from infra import procs
-from pipeline.state import PipelineState, dataset_key
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 
@@ -45,20 +44,6 @@ def test_sigterm_ignored_then_killed(tmp_path):
     procs.start(tmp_path, "stubborn", stubborn)
     assert procs.stop(tmp_path, "stubborn", timeout=0.5)
     assert procs.running(tmp_path) == []
-
-
-def test_pipeline_state_round_trip_and_keys(tmp_path):
-    state = PipelineState(dataset="simulator:10:7", stages={"landed": {"landed": 10}})
-    state.save(tmp_path)
-    assert PipelineState.load(tmp_path) == state
-    assert PipelineState.load(tmp_path / "missing") == PipelineState()
-    data = tmp_path / "u.data"
-    data.write_text("1\t2\t3\t881250949\n")
-    key = dataset_key(data, 0, 0)
-    assert key.startswith("file:u.data:") and key == dataset_key(data, 5, 5)
-    data.write_text("1\t2\t3\t881250949\n1\t3\t4\t881250950\n")
-    assert dataset_key(data, 0, 0) != key
-    assert dataset_key(None, 10, 7) != dataset_key(None, 11, 7)
 
 
 def test_a_process_read_right_after_start_is_not_stale(tmp_path):

@@ -1,4 +1,4 @@
-"""schema.decode_batch against schema.decode_event: never wider, and the same events when it accepts.
+"""schema_batch.decode_batch against schema.decode_event: never wider, and the same events when it accepts.
 
 A seeded generator mutates valid events field by field with awkward values (wrong JSON types, NaN,
 padding, non-ASCII and surrogate escapes, empty strings, unknown fields, raw bytes that are not
@@ -19,6 +19,7 @@ import pytest
 
 from ingest import schema as s
 from ingest.parquet_sink import landed_files, with_provenance, write_partitioned
+from ingest.schema_batch import decode_batch
 from ingest.simulator import generate
 
 AWKWARD = [
@@ -106,7 +107,7 @@ def _same(got: pa.Table, want: pa.Table) -> None:
 def test_each_payload_alone(seed):
     accepted = 0
     for payload in _payloads(600, seed):
-        got, want = s.decode_batch([payload]), _expected([payload])
+        got, want = decode_batch([payload]), _expected([payload])
         if got is None:
             continue
         assert want is not None, payload  # the batch path accepted what decode_event refuses
@@ -120,7 +121,7 @@ def test_mixed_batches():
     rng = random.Random(9)
     for _ in range(200):
         batch = rng.sample(payloads, rng.choice([2, 5, 20]))
-        got, want = s.decode_batch(batch), _expected(batch)
+        got, want = decode_batch(batch), _expected(batch)
         if want is None:
             assert got is None, batch
         elif got is not None:
@@ -130,12 +131,12 @@ def test_mixed_batches():
 def test_producer_output_takes_the_batch_path():
     events = [s.validate_event(e) for e in generate(5000, seed=3).events]
     payloads = [s.encode_event(e) for e in events]
-    got = s.decode_batch(payloads)
+    got = decode_batch(payloads)
     assert got is not None
     _same(got, s.events_table(events))
-    assert s.decode_batch(payloads[:10] + [b"{nope"] + payloads[10:20]) is None
-    assert s.decode_batch(payloads[:3], max_bytes=len(payloads[0]) - 1) is None
-    assert s.decode_batch([]) is None and s.decode_batch([payloads[0], None]) is None
+    assert decode_batch(payloads[:10] + [b"{nope"] + payloads[10:20]) is None
+    assert decode_batch(payloads[:3], max_bytes=len(payloads[0]) - 1) is None
+    assert decode_batch([]) is None and decode_batch([payloads[0], None]) is None
 
 
 def test_surrogate_ids_are_refused_not_landed():

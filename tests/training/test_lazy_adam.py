@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from training.backends.pytorch_backend import lazy_adam_
+from training.backends.pytorch_backend import lazy_adam
 
 BETAS, EPS, WD, LR = (0.9, 0.999), 1e-8, 1e-2, 0.05
 
@@ -24,7 +24,7 @@ def test_rows_looked_up_every_step_follow_adam_and_the_others_do_not_move():
     for step in range(1, 6):
         grad = torch.from_numpy(rng.normal(size=(2, 4)).astype(np.float32))
         rows, g = (always, grad) if step > 1 else (torch.tensor([1, 3, 7]), torch.cat([grad, grad[:1]]))
-        lazy_adam_(table, rows, table[rows], g, m, v, step, LR, BETAS, EPS, WD)
+        lazy_adam(table, rows, table[rows], g, m, v, step, LR, BETAS, EPS, WD)
         reference.grad = grad.clone()
         adam.step()
         if step == 1:

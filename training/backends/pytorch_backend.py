@@ -1,4 +1,4 @@
-"""The model of training/model_spec.py in PyTorch: two towers, the losses, one Adam step, export.
+"""The model of model/spec.py in PyTorch: two towers, the losses, one Adam step, export.
 
 Towers know nothing about the loss; the loss knows nothing about the loop (training/trainer.py).
 Native export: torch.export programs of both towers (.pt2) plus all weights as safetensors.
@@ -35,7 +35,7 @@ def _normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 class _Tower(nn.Module):
-    """Holds parameters under their model_spec names (torch forbids dots, so they map to `__`)."""
+    """Holds parameters under their model.spec names (torch forbids dots, so they map to `__`)."""
 
     def __init__(self, params: dict[str, np.ndarray], prefix: str) -> None:
         super().__init__()
@@ -109,6 +109,18 @@ class ItemTower(_Tower):
         return _normalize(x) if self.l2_normalize else x
 
 
+class Towers(nn.Module):
+    """Both towers, as `towers.query_tower` and `towers.item_tower` (the TensorFlow backend's names)."""
+
+    def __init__(self, cfg: spec.ModelConfig, params: dict[str, np.ndarray]) -> None:
+        super().__init__()
+        self.query_tower = QueryTower(cfg, params)
+        self.item_tower = ItemTower(cfg, params)
+
+    def spec_params(self) -> dict[str, nn.Parameter]:
+        return {**self.query_tower.spec_params(), **self.item_tower.spec_params()}
+
+
 def _weighted_mean(losses: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return (losses * weight).sum() / weight.sum().clamp_min(1e-12)
 
@@ -130,7 +142,7 @@ def sampled_softmax_loss(query, item_vecs, target, log_q, weight, temperature: f
 
 
 @torch.no_grad()
-def lazy_adam_(
+def lazy_adam(
     param: torch.Tensor,
     rows: torch.Tensor,
     p: torch.Tensor,
@@ -168,20 +180,19 @@ def _run_query(
 
 
 class Trainer:
-    """training.trainer.BackendTrainer for PyTorch."""
+    """training.backends.base.BackendTrainer for PyTorch."""
 
     def __init__(self, model_config, train_config, params, item_features, item_log_q) -> None:
         torch.set_num_threads(train_config.threads or os.cpu_count() or 1)
         self.cfg, self.tcfg = model_config, train_config
-        self.query = QueryTower(model_config, params)
-        self.item = ItemTower(model_config, params)
+        self.towers = Towers(model_config, params)
         self.features = torch.from_numpy(np.asarray(item_features, np.int64))
         self.all_items = torch.arange(len(self.features))
         self.log_q = torch.from_numpy(np.asarray(item_log_q, np.float32))
         self.full = train_config.use_full_softmax(model_config.n_items)
         lazy = train_config.embedding_updates == "lazy"
-        self.query.sparse_grads = self.item.sparse_grads = lazy
-        named = {**self.query.spec_params(), **self.item.spec_params()}
+        self.towers.query_tower.sparse_grads = self.towers.item_tower.sparse_grads = lazy
+        named = self.towers.spec_params()
         self.sparse = {k: named[k] for k in spec.ROW_SPARSE} if lazy else {}
         self.moments = {k: (torch.zeros_like(p), torch.zeros_like(p)) for k, p in self.sparse.items()}
         self.steps = 0
@@ -195,14 +206,14 @@ class Trainer:
         )
 
     def loss(self, batch: Batch) -> torch.Tensor:
-        query = self.query(
+        query = self.towers.query_tower(
             *(torch.from_numpy(a) for a in (batch.hist_items, batch.hist_types, batch.user_idx))
         )
         target, weight = torch.from_numpy(batch.item_idx), torch.from_numpy(batch.weight)
         if self.full:
-            items = self.item(self.all_items, self.features)
+            items = self.towers.item_tower(self.all_items, self.features)
             return full_softmax_loss(query, items, target, weight, self.cfg.temperature)
-        items = self.item(target, self.features[target])
+        items = self.towers.item_tower(target, self.features[target])
         return sampled_softmax_loss(query, items, target, self.log_q, weight, self.cfg.temperature)
 
     def train_step(self, batch: Batch, learning_rate: float) -> float:
@@ -218,31 +229,32 @@ class Trainer:
             self.tcfg.adam_epsilon,
             self.tcfg.weight_decay,
         )
-        looked_up = {**self.query.looked_up, **self.item.looked_up}
-        self.query.looked_up.clear()
-        self.item.looked_up.clear()
+        query_tower, item_tower = self.towers.query_tower, self.towers.item_tower
+        looked_up = {**query_tower.looked_up, **item_tower.looked_up}
+        query_tower.looked_up.clear()
+        item_tower.looked_up.clear()
         for name, param in self.sparse.items():
             rows, leaf = looked_up[name]
             m, v = self.moments[name]
-            lazy_adam_(param, rows, leaf.detach(), leaf.grad, m, v, self.steps, learning_rate, betas, eps, wd)
+            lazy_adam(param, rows, leaf.detach(), leaf.grad, m, v, self.steps, learning_rate, betas, eps, wd)
         return float(loss.detach())
 
     def query_vectors(
         self, hist_items: np.ndarray, hist_types: np.ndarray, user_idx: np.ndarray
     ) -> np.ndarray:
-        return _run_query(self.query, hist_items, hist_types, user_idx)
+        return _run_query(self.towers.query_tower, hist_items, hist_types, user_idx)
 
     @torch.no_grad()
     def item_vectors(self) -> np.ndarray:
-        return self.item(self.all_items, self.features).numpy()
+        return self.towers.item_tower(self.all_items, self.features).numpy()
 
     def get_params(self) -> dict[str, np.ndarray]:
-        towers = {**self.query.spec_params(), **self.item.spec_params()}
-        return {k: towers[k].detach().numpy().copy() for k in spec.param_shapes(self.cfg)}
+        named = self.towers.spec_params()
+        return {k: named[k].detach().numpy().copy() for k in spec.param_shapes(self.cfg)}
 
     @torch.no_grad()
     def set_params(self, params: dict[str, np.ndarray]) -> None:
-        for name, value in {**self.query.spec_params(), **self.item.spec_params()}.items():
+        for name, value in self.towers.spec_params().items():
             value.copy_(torch.from_numpy(np.asarray(params[name], np.float32)))
 
     def export_native(self, out_dir: Path) -> None:
@@ -258,12 +270,12 @@ class Trainer:
         )
         with torch.no_grad():
             query = torch.export.export(
-                self.query.eval(),
+                self.towers.query_tower.eval(),
                 example,
                 dynamic_shapes=({0: batch, 1: length}, {0: batch, 1: length}, {0: batch}),
             )
             item = torch.export.export(
-                self.item.eval(),
+                self.towers.item_tower.eval(),
                 (self.all_items[:2].clone(), self.features[:2].clone()),
                 dynamic_shapes=({0: n}, {0: n}),
             )

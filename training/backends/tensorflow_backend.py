@@ -1,4 +1,4 @@
-"""The model of training/model_spec.py in TensorFlow: two towers, the losses, one Adam step, export.
+"""The model of model/spec.py in TensorFlow: two towers, the losses, one Adam step, export.
 
 Adam is torch.optim.Adam's update (epsilon outside the bias-corrected square root, coupled L2) run
 through TF's fused Adam kernel, not Keras' Adam, which places epsilon differently; that keeps both
@@ -45,7 +45,7 @@ def _normalize(x: tf.Tensor) -> tf.Tensor:
 
 
 class Towers(tf.Module):
-    """Both towers over variables named as in model_spec; `query` and `items` are the signatures."""
+    """Both towers over variables named as in model.spec; `query` and `items` are the signatures."""
 
     def __init__(self, cfg: spec.ModelConfig, params: dict[str, np.ndarray]) -> None:
         super().__init__(name="two_tower")
@@ -109,7 +109,7 @@ def sampled_softmax_loss(query, item_vecs, target, log_q, weight, temperature: f
 
 
 class Trainer:
-    """training.trainer.BackendTrainer for TensorFlow."""
+    """training.backends.base.BackendTrainer for TensorFlow."""
 
     def __init__(self, model_config, train_config, params, item_features, item_log_q) -> None:
         configure_threads(train_config.threads or os.cpu_count() or 1)
@@ -129,7 +129,7 @@ class Trainer:
         self.t = tf.Variable(0.0, trainable=False)
         self._step = tf.function(self._train_step, reduce_retracing=True, jit_compile=train_config.xla)
 
-    def _loss(self, hist_items, hist_types, user_idx, target, weight) -> tf.Tensor:
+    def loss(self, hist_items, hist_types, user_idx, target, weight) -> tf.Tensor:
         query = self.towers.query_tower(hist_items, hist_types, user_idx)
         if self.full:
             items = self.towers.item_tower(self.all_items, self.features)
@@ -139,7 +139,7 @@ class Trainer:
 
     def _train_step(self, hist_items, hist_types, user_idx, target, weight, lr) -> tf.Tensor:
         with tf.GradientTape() as tape:
-            loss = self._loss(hist_items, hist_types, user_idx, target, weight)
+            loss = self.loss(hist_items, hist_types, user_idx, target, weight)
         grads = tape.gradient(loss, self.variables)
         self._adam(grads, lr)
         return loss
@@ -147,14 +147,14 @@ class Trainer:
     def _adam(self, grads: list[Any], lr: tf.Tensor) -> None:
         """torch.optim.Adam's update through TF's fused kernel: ResourceApplyAdam puts epsilon outside
         the uncorrected sqrt(v); scaling it by sqrt(1 - beta2^t) gives torch's placement exactly.
-        With lazy updates the id tables take `_lazy_adam` instead (the rows a batch looked up)."""
+        With lazy updates the id tables take `lazy_adam` instead (the rows a batch looked up)."""
         b1, b2, eps, wd = self.adam
         t = self.t.assign_add(1.0)
         b1_power, b2_power = tf.pow(b1, t), tf.pow(b2, t)
         epsilon = eps * tf.sqrt(1.0 - b2_power)
         for name, var, grad, m, v in zip(self.names, self.variables, grads, self.m, self.v, strict=True):
             if name in self.sparse:
-                self._lazy_adam(var, grad, m, v, lr, b1_power, b2_power)
+                self.lazy_adam(var, grad, m, v, lr, b1_power, b2_power)
                 continue
             g = tf.convert_to_tensor(grad)
             if wd:
@@ -172,8 +172,8 @@ class Trainer:
                 grad=g,
             )
 
-    def _lazy_adam(self, var, grad: tf.IndexedSlices, m, v, lr, b1_power, b2_power) -> None:
-        """The PyTorch backend's `lazy_adam_`: torch's Adam on the looked-up rows only. Written
+    def lazy_adam(self, var, grad: tf.IndexedSlices, m, v, lr, b1_power, b2_power) -> None:
+        """The PyTorch backend's `lazy_adam`: torch's Adam on the looked-up rows only. Written
         without tf.unique (which XLA cannot compile): lookups are sorted, each gets its row's summed
         gradient, and repeated rows write the same values."""
         b1, b2, eps, wd = self.adam

@@ -53,8 +53,11 @@ def _list_array(arrays: list[np.ndarray], value_type: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, value_type))
 
 
-def _partition(batches: Iterator[pa.RecordBatch]) -> tuple[dict[str, np.ndarray], list[slice]] | None:
-    """One partition's rows as numpy columns sorted by user (stable), and each user's slice."""
+def _partition(
+    batches: Iterator[pa.RecordBatch],
+) -> tuple[dict[str, np.ndarray], list[slice], np.ndarray] | None:
+    """One partition's rows as numpy columns sorted by user (stable), each user's slice, and which
+    rows are train interactions (the only ones a history may hold)."""
     batches = list(batches)
     if not batches or not sum(b.num_rows for b in batches):
         return None
@@ -63,7 +66,8 @@ def _partition(batches: Iterator[pa.RecordBatch]) -> tuple[dict[str, np.ndarray]
     cols = {name: table[name].to_numpy(zero_copy_only=False)[order] for name in INPUT_COLUMNS}
     cuts = np.flatnonzero(np.diff(cols[USER_IDX])) + 1
     bounds = np.concatenate([[0], cuts, [len(order)]])
-    return cols, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    users = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    return cols, users, cols[SPLIT] == TRAIN
 
 
 def _history(cols: dict[str, np.ndarray], rows: slice, keep: np.ndarray, before, max_history: int):
@@ -81,8 +85,7 @@ def _examples(batches: Iterator[pa.RecordBatch], max_history: int) -> Iterator[p
     grouped = _partition(batches)
     if grouped is None:
         return
-    cols, users = grouped
-    train = cols[SPLIT] == TRAIN
+    cols, users, train = grouped
     items: list[np.ndarray] = []
     types: list[np.ndarray] = []
     for rows in users:
@@ -110,8 +113,7 @@ def _user_histories(batches: Iterator[pa.RecordBatch], max_history: int) -> Iter
     grouped = _partition(batches)
     if grouped is None:
         return
-    cols, users = grouped
-    train = cols[SPLIT] == TRAIN
+    cols, users, train = grouped
     known = train | (cols[SPLIT] == VALID)
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("hi", "ht", "fi", "ft")}
     for rows in users:

@@ -18,6 +18,7 @@ from pyspark.sql import types as T
 from ingest import schema as s
 from ingest.catalog import BRAND, CATEGORY, ITEM_ID, PRICE
 from model.features import price_buckets
+from training.prep.dataset import ITEM_FEATURE_COLUMNS, ITEM_IDX, POPULARITY
 
 # The catalogue columns item features use (ingest.catalog defines the file).
 CATALOG_COLUMNS = (ITEM_ID, CATEGORY, BRAND, PRICE)
@@ -72,22 +73,23 @@ def item_table(
     def bucket_udf(price: pd.Series) -> pd.Series:
         return pd.Series(price_buckets(price.to_numpy(np.float64), boundaries))
 
-    popularity = train.groupBy("item_idx").agg(F.count(F.lit(1)).cast("long").alias("popularity"))
-    cats = categories.select(F.col("value").alias("category"), F.col("idx").alias("category_idx"))
-    brand = brands.select(F.col("value").alias("brand"), F.col("idx").alias("brand_idx"))
+    category_idx, brand_idx, price_bucket = ITEM_FEATURE_COLUMNS
+    popularity = train.groupBy(ITEM_IDX).agg(F.count(F.lit(1)).cast("long").alias(POPULARITY))
+    cats = categories.select(F.col("value").alias(CATEGORY), F.col("idx").alias(category_idx))
+    brand = brands.select(F.col("value").alias(BRAND), F.col("idx").alias(brand_idx))
     items = (
-        joined.join(cats, "category", "left")
-        .join(brand, "brand", "left")
-        .join(popularity, "item_idx", "left")
+        joined.join(cats, CATEGORY, "left")
+        .join(brand, BRAND, "left")
+        .join(popularity, ITEM_IDX, "left")
         .select(
-            F.col("item_idx").cast("int"),
-            "item_id",
-            "category",
-            F.coalesce("category_idx", F.lit(0)).cast("int").alias("category_idx"),
-            F.coalesce("brand_idx", F.lit(0)).cast("int").alias("brand_idx"),
-            bucket_udf(F.col("price")).alias("price_bucket"),
-            F.coalesce("popularity", F.lit(0)).cast("long").alias("popularity"),
+            F.col(ITEM_IDX).cast("int"),
+            ITEM_ID,
+            CATEGORY,
+            F.coalesce(category_idx, F.lit(0)).cast("int").alias(category_idx),
+            F.coalesce(brand_idx, F.lit(0)).cast("int").alias(brand_idx),
+            bucket_udf(F.col(PRICE)).alias(price_bucket),
+            F.coalesce(POPULARITY, F.lit(0)).cast("long").alias(POPULARITY),
         )
-        .orderBy("item_idx")
+        .orderBy(ITEM_IDX)
     )
     return items, boundaries

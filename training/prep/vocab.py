@@ -10,7 +10,6 @@ No global window, so no single task ever holds a whole vocabulary.
 
 from __future__ import annotations
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -19,10 +18,13 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from infra.files import atomic_move, atomic_write_bytes
+from training.prep.dataset import ITEM_ID, ITEM_IDX, USER_ID, USER_IDX
+
 # vocabulary name -> (key column, index column), as written to vocab/<name>.parquet
 VOCABS = {
-    "users": ("user_id", "user_idx"),
-    "items": ("item_id", "item_idx"),
+    "users": (USER_ID, USER_IDX),
+    "items": (ITEM_ID, ITEM_IDX),
     "categories": ("value", "idx"),
     "brands": ("value", "idx"),
 }
@@ -81,7 +83,7 @@ def write_single_parquet(df: DataFrame, path: Path) -> Path:
     parts = sorted(staging.glob("part-*.parquet"))
     if len(parts) != 1:
         raise RuntimeError(f"expected one Parquet part in {staging}, found {len(parts)}")
-    os.replace(parts[0], path)
+    atomic_move(parts[0], path)
     shutil.rmtree(staging)
     return path
 
@@ -91,6 +93,4 @@ def persist_vocabs(snapshot_vocab: Path, persisted: Path) -> None:
     persisted.mkdir(parents=True, exist_ok=True)
     for name in VOCABS:
         source = snapshot_vocab / f"{name}.parquet"
-        tmp = persisted / f".{name}.parquet.tmp"
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, persisted / f"{name}.parquet")
+        atomic_write_bytes(persisted / f"{name}.parquet", source.read_bytes())

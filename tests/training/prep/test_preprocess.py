@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.schema import EVENT_TYPE_CODE
-from tests.training.conftest import T0, clickstream, module_settings
-from tests.training.landing_data import event, write_catalog, write_events
+from tests.training.prep.conftest import T0, clickstream, module_settings
+from tests.training.prep.landing_data import event, write_catalog, write_events
 from training.prep.preprocess import PreprocessConfig, preprocess
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from infra.config import REPO_ROOT
-from tests.training.conftest import T0, clickstream, module_settings, ratings
-from tests.training.landing_data import event, write_events
+from tests.training.prep.conftest import T0, clickstream, module_settings, ratings
+from tests.training.prep.landing_data import event, write_events
 from training.prep.preprocess import PreprocessConfig, preprocess
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.training.conftest import T0
-from tests.training.landing_data import event, write_events
+from tests.training.prep.conftest import T0
+from tests.training.prep.landing_data import event, write_events
 from training.prep import events as ev
 from training.prep import vocab
 

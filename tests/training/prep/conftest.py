@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infra.config import Settings, load_settings
-from tests.training.landing_data import event
+from tests.training.prep.landing_data import event
 
 T0 = 1_704_067_200  # 2024-01-01T00:00:00Z
 KINDS = ("view", "add_to_cart", "purchase")
