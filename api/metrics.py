@@ -40,6 +40,12 @@ MODEL_VERSION = Gauge(
     ["version", "backend"],
     multiprocess_mode="livemax",
 )
+HELDOUT_NDCG = Gauge(
+    "model_heldout_ndcg_at_10",
+    "Held-out NDCG@10 of the served version's training run, beside the baselines of the same run",
+    ["model"],
+    multiprocess_mode="livemax",
+)
 MODELS_REFUSED = Counter("model_versions_refused_total", "Registry versions refused as corrupt or incomplete")
 STORE_LAG = Gauge(
     "online_store_consumer_lag", "Kafka records the store consumer is behind", multiprocess_mode="livemax"
@@ -61,11 +67,20 @@ def metrics() -> Response:
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-def model_changed(old: tuple[str, str] | None, new: tuple[str, str]) -> None:
-    """Move the version gauge from the old label set to the new one."""
+def model_changed(old: tuple[str, str] | None, new: tuple[str, str], manifest: dict | None = None) -> None:
+    """Move the version gauge from the old label set to the new one; publish the new version's
+    held-out NDCG@10 (label model="served") and its run's baselines' (their names)."""
     if old is not None:
         MODEL_VERSION.labels(*old).set(0)
     MODEL_VERSION.labels(*new).set(1)
+    manifest = manifest or {}
+    split = (manifest.get("heldout") or {}).get("split", "test")
+    served = (manifest.get("metrics") or {}).get(f"{split}_ndcg@10")
+    if served is not None:
+        HELDOUT_NDCG.labels("served").set(served)
+    for name, metrics in (manifest.get("baselines") or {}).items():
+        if "ndcg@10" in metrics:
+            HELDOUT_NDCG.labels(name).set(metrics["ndcg@10"])
 
 
 def init_app(app: Flask) -> None:

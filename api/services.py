@@ -43,7 +43,7 @@ class Services:
 
     def _loaded(self, recommender: Recommender) -> None:
         new = (recommender.artifact.version, recommender.artifact.backend)
-        metrics.model_changed(self._served, new)
+        metrics.model_changed(self._served, new, recommender.artifact.manifest)
         self._served = new
 
     def recommender(self) -> Recommender | None:

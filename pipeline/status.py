@@ -16,14 +16,22 @@ def down(settings: Settings) -> int:
     return 0
 
 
-def _model(settings: Settings) -> str:
+def _model(settings: Settings) -> list[str]:
+    """The served version, its held-out NDCG beside the baselines of the same run, and warnings."""
     version, manifest = current_manifest(settings.registry_dir)
     if version is None:
-        return "none"
+        return ["none"]
     if manifest is None:
-        return f"{version} (manifest unreadable)"
-    ndcg = (manifest.get("metrics") or {}).get("test_ndcg@10")
-    return f"{version} backend={manifest.get('backend')}" + (f" test ndcg@10={ndcg:.4f}" if ndcg else "")
+        return [f"{version} (manifest unreadable)"]
+    metrics = manifest.get("metrics") or {}
+    split = (manifest.get("heldout") or {}).get("split", "test")
+    line = f"{version} backend={manifest.get('backend')}"
+    ndcg = metrics.get(f"{split}_ndcg@10")
+    if ndcg is not None:
+        baselines = manifest.get("baselines") or {}
+        others = ", ".join(f"{name} {m['ndcg@10']:.4f}" for name, m in baselines.items() if "ndcg@10" in m)
+        line += f" {split} ndcg@10={ndcg:.4f}" + (f" ({others})" if others else "")
+    return [line] + [f"WARNING: {w}" for w in manifest.get("warnings") or []]
 
 
 def status(settings: Settings) -> int:
@@ -37,7 +45,10 @@ def status(settings: Settings) -> int:
         print("running:   nothing")
     if procs.read(settings.run_dir, "api"):
         print(f"API:       http://{settings.api_host}:{settings.api_port}")
-    print(f"model:     {_model(settings)}")
+    first, *rest = _model(settings)
+    print(f"model:     {first}")
+    for line in rest:
+        print(f"           {line}")
     try:
         counts = landing_counts(settings)
         print(f"events:    {counts['landed']} landed, {counts.get('dead_lettered', 0)} dead-lettered")

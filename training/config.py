@@ -49,6 +49,13 @@ class TrainConfig:
     seed: int = 0
     early_stopping_patience: int = 3
     eval_k: int = 10
+    # Validation after each epoch and the held-out figures use a seeded sample of at most this many
+    # users (all of them when fewer): evaluation must cost less than the training it steers.
+    eval_max_users: int = 10_000
+    # After choosing the epoch count on the holdout, train again from the start on every interaction
+    # (train + valid + test) for that many epochs and publish that model; the registry keeps the
+    # held-out figures of the selection run. False publishes the selection run's own model.
+    refit: bool = True
     threads: int = 0  # 0 = every core
     xla: bool = True  # TensorFlow: compile the train step with XLA (PyTorch ignores it)
 
@@ -61,8 +68,8 @@ class TrainConfig:
             raise ValueError(f"embedding_updates must be lazy or dense, not {self.embedding_updates!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be constant or cosine, not {self.schedule!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be >= 1")
+        if self.epochs < 1 or self.batch_size < 1 or self.eval_max_users < 1:
+            raise ValueError("epochs, batch_size and eval_max_users must be >= 1")
 
     @classmethod
     def load(cls, config_path: str | Path | None = None, **overrides: Any) -> TrainConfig:

@@ -90,6 +90,7 @@ def publish(
     catalog: Catalog,
     manifest: dict[str, Any],
     metrics: dict[str, float],
+    extra: dict[str, Any] | None = None,
 ) -> str:
     """Export `trainer`'s weights as a new version (built under a temp name, validated, renamed into
     place), then move `current` to it. A concurrent publisher that takes the name first makes this
@@ -103,6 +104,7 @@ def publish(
         "snapshot_id": manifest.get("snapshot_id"),
         "train_config": train_config.to_dict(),
         "metrics": metrics,
+        **(extra or {}),
     }
     serving = _serving_inputs(trainer, model_config, catalog, manifest)
     try:

@@ -66,13 +66,20 @@ def plot_curves(out_dir: Path, curves: Curves) -> list[Path]:
     return written
 
 
-def write_report(out_dir: str | Path, table: Table, curves: Curves) -> dict[str, Path]:
-    """Write report.json, report.md and the curve PNGs under out_dir; returns name -> path."""
+def write_report(
+    out_dir: str | Path, table: Table, curves: Curves, warnings: list[str] | None = None
+) -> dict[str, Path]:
+    """Write report.json, report.md and the curve PNGs under out_dir; returns name -> path.
+    Warnings go first in report.md, in bold, and into report.json."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pngs = plot_curves(out_dir, curves)
-    body = {"metrics": table, "curves": curves, "plots": [p.name for p in pngs]}
+    warnings = list(warnings or [])
+    body = {"metrics": table, "curves": curves, "plots": [p.name for p in pngs], "warnings": warnings}
     atomic_write_text(out_dir / "report.json", json.dumps(body, indent=2, sort_keys=True, default=float))
     images = "".join(f"\n![{p.stem}]({p.name})\n" for p in pngs)
-    atomic_write_text(out_dir / "report.md", "# Evaluation report\n\n" + markdown_table(table) + images)
+    alerts = "".join(f"**WARNING: {w}**\n\n" for w in warnings)
+    atomic_write_text(
+        out_dir / "report.md", "# Evaluation report\n\n" + alerts + markdown_table(table) + images
+    )
     return {"json": out_dir / "report.json", "md": out_dir / "report.md", **{p.stem: p for p in pngs}}

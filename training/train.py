@@ -10,7 +10,7 @@ data, starts the chosen backend (imported lazily: the other framework is never l
 from __future__ import annotations
 
 import argparse
-import json
+import dataclasses
 import logging
 import math
 import sys
@@ -23,12 +23,13 @@ from infra.config import Settings, load_settings
 from model.spec import ModelConfig, init_params
 from training.backends import BACKENDS, backend_module
 from training.backends.base import BackendTrainer
-from training.batches import Catalog, Examples, load_catalog, load_examples
+from training.baselines import run_baselines
+from training.batches import Catalog, Examples, load_all_examples, load_catalog, load_examples
 from training.config import TrainConfig, model_config_for
 from training.prep.dataset import read_manifest, vocab_sizes
 from training.publish import publish as publish_version
 from training.report import write_report
-from training.trainer import TrainResult, fit
+from training.trainer import Holdout, TrainResult, fit, fit_epochs
 
 log = logging.getLogger(__name__)
 
@@ -66,36 +67,116 @@ def prepare_run(
 
 
 def train(settings: Settings, backend: str, *, publish: bool = True, **overrides: Any) -> TrainResult:
-    """Train `backend` on settings.processed_dir, early-stop on validation NDCG@k, publish the best."""
-    train_config = TrainConfig.load(**overrides)
+    """Train `backend` on settings.processed_dir: choose the epoch count on the validation split,
+    score the chosen model and the baselines on the holdout, refit on every interaction (unless
+    `refit = false`), and publish; a model that loses to most-popular is published with a warning."""
+    cfg = TrainConfig.load(**overrides)
     processed = settings.processed_dir
     manifest = read_manifest(processed)
-    trainer, model_config, examples, catalog = prepare_run(backend, processed, manifest, train_config)
+    trainer, model_config, examples, catalog = prepare_run(backend, processed, manifest, cfg)
     if not len(examples):
         raise ValueError(f"{processed}/train is empty: nothing to train on")
-    result = fit(trainer, backend, model_config, train_config, examples, processed)
+    holdout = Holdout.load(processed, cfg)
+    result = fit(trainer, backend, model_config, cfg, examples, holdout)
+    if holdout.final is not None:
+        split, eval_set = holdout.final
+        result.baselines = run_baselines(processed, split, cfg.eval_k, eval_set=eval_set)
+        result.heldout = {"split": split, "users": len(eval_set)}
+    if cfg.refit:
+        trainer, catalog, fitted = refit(backend, model_config, cfg, processed, catalog, result.best_epoch)
+        result.fit = {"interactions": fitted, "epochs": result.best_epoch, "splits": "train+valid+test"}
+    else:
+        result.fit = {"interactions": len(examples), "epochs": result.best_epoch, "splits": "train"}
+    result.warnings = loses_to_most_popular(result, cfg.eval_k)
     if publish:
         result.version = publish_version(
             settings,
             backend,
             trainer,
             model_config=model_config,
-            train_config=train_config,
+            train_config=cfg,
             catalog=catalog,
             manifest=manifest,
             metrics=result.metrics,
+            extra={
+                "baselines": result.baselines,
+                "heldout": result.heldout,
+                "fit": result.fit,
+                "warnings": result.warnings,
+            },
         )
-    log.info("trained %s: version %s, metrics %s", backend, result.version, result.metrics)
+    for warning in result.warnings:
+        log.warning("%s", warning)
     write_run_report(settings.var_dir / "reports" / (result.version or f"unpublished-{backend}"), result)
     return result
 
 
+def refit(
+    backend: str, model_config: ModelConfig, cfg: TrainConfig, processed: Path, catalog: Catalog, epochs: int
+) -> tuple[BackendTrainer, Catalog, int]:
+    """A new model from the same initial weights, trained on every interaction for `epochs` epochs:
+    what gets published, so the newest interactions and items are in it. Returns (trainer, catalog
+    with popularity over all interactions, number of interactions)."""
+    everything = load_all_examples(processed, model_config.max_history)
+    popularity = np.bincount(everything.item_idx, minlength=model_config.n_items)[: model_config.n_items]
+    catalog = dataclasses.replace(catalog, item_popularity=popularity.astype(np.int64))
+    trainer = make_trainer(
+        backend,
+        model_config,
+        cfg,
+        item_features=catalog.item_features,
+        item_log_q=item_log_q(catalog.item_popularity),
+    )
+    losses = fit_epochs(trainer, cfg, everything, epochs)
+    log.info("%s refit on %d interactions for %d epochs: losses %s", backend, len(everything), epochs, losses)
+    return trainer, catalog, len(everything)
+
+
+def loses_to_most_popular(result: TrainResult, k: int) -> list[str]:
+    """The warning a run carries when its model ranks worse than most-popular on its own holdout."""
+    split = result.heldout.get("split")
+    key = f"ndcg@{k}"
+    model, popular = result.metrics.get(f"{split}_{key}"), result.baselines.get("most_popular", {}).get(key)
+    if model is None or popular is None or model >= popular:
+        return []
+    return [
+        f"{result.backend} model loses to most-popular on its holdout ({split}): {key} "
+        f"{model:.4f} < {popular:.4f}. It is published, but a most-popular list would serve better."
+    ]
+
+
 def write_run_report(out_dir: Path, result: TrainResult) -> None:
-    """The run's metrics table and per-epoch curves (loss and every validation metric) as files."""
+    """The run's table (the model's held-out metrics beside the baselines') and per-epoch curves
+    (loss and every validation metric) as files; warnings at the top of report.md."""
     series = sorted({key for row in result.history for key in row} - {"epoch", "seconds", "loss"})
     curves = {"loss": [row["loss"] for row in result.history]}
     curves.update({f"valid_{name}": [row.get(name, math.nan) for row in result.history] for name in series})
-    write_report(out_dir, {result.backend: result.metrics}, {result.backend: curves})
+    write_report(out_dir, heldout_table(result), {result.backend: curves}, result.warnings)
+
+
+def heldout_table(result: TrainResult) -> dict[str, dict[str, float]]:
+    """model and baselines -> their metrics on the holdout (the model's from the selection run)."""
+    split = result.heldout.get("split", "test")
+    prefix = f"{split}_"
+    own = {k.removeprefix(prefix): v for k, v in result.metrics.items() if k.startswith(prefix)}
+    return {result.backend: own or dict(result.metrics), **result.baselines}
+
+
+def summary_lines(result: TrainResult, k: int) -> list[str]:
+    """What `make train` / `make up` print: the held-out comparison, the published version, warnings."""
+    key = f"ndcg@{k}"
+    held = result.heldout
+    lines = [f"held-out {key} ({held.get('split', '-')}, {held.get('users', 0)} users):"]
+    lines += [
+        f"  {name:<14} {metrics.get(key, math.nan):.4f}" for name, metrics in heldout_table(result).items()
+    ]
+    fit_info = result.fit
+    lines.append(
+        f"published {result.version or '(not published)'}: fit on {fit_info.get('interactions', 0):,} "
+        f"interactions ({fit_info.get('splits')}) for {fit_info.get('epochs')} epochs"
+    )
+    lines += [f"WARNING: {w}" for w in result.warnings]
+    return lines
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -140,14 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:  # missing data or bad settings: say so, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    summary = {
-        "version": result.version,
-        "backend": result.backend,
-        "best_epoch": result.best_epoch,
-        "seconds_per_epoch": [round(s, 2) for s in result.seconds_per_epoch],
-        "metrics": result.metrics,
-    }
-    print(json.dumps(summary, indent=2))
+    print("\n".join(summary_lines(result, TrainConfig.load(**overrides).eval_k)))
     return 0
 
 

@@ -36,6 +36,10 @@ class TrainResult:
     losses: list[float]
     best_epoch: int
     history: list[dict[str, float]] = field(default_factory=list)
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> held-out metrics
+    heldout: dict[str, Any] = field(default_factory=dict)  # split and users the figures are on
+    fit: dict[str, Any] = field(default_factory=dict)  # what the published model was fit on
+    warnings: list[str] = field(default_factory=list)
 
 
 def _score_fn(
@@ -56,21 +60,38 @@ def _score_fn(
     return score
 
 
-def _evaluator(
-    processed_dir: Path, split: str, k: int
-) -> Callable[[BackendTrainer, ModelConfig], dict[str, float]] | None:
-    """metrics(trainer) on one split via training.evaluate, or None when the split is missing."""
-    try:
-        eval_set = load_eval_set(processed_dir, split)
-    except FileNotFoundError:
-        log.warning("no %s split in %s: no %s metrics", split, processed_dir, split)
-        return None
+@dataclass(frozen=True)
+class Holdout:
+    """The held-out users a run is judged on, loaded once: `valid` steers early stopping, `test` (or
+    valid, when there is no test split) gives the figures reported beside the baselines."""
 
-    def metrics(trainer: BackendTrainer, model_config: ModelConfig) -> dict[str, float]:
-        score = _score_fn(trainer, model_config, eval_set)
-        return {key: float(v) for key, v in evaluate_scores(score, eval_set, k=k).items()}
+    valid: EvalSet | None
+    test: EvalSet | None
 
-    return metrics
+    @classmethod
+    def load(cls, processed_dir: Path, cfg: TrainConfig) -> Holdout:
+        sets = {}
+        for split in ("valid", "test"):
+            try:
+                sets[split] = load_eval_set(processed_dir, split, cfg.eval_max_users, cfg.seed)
+            except FileNotFoundError:
+                log.warning("no %s split in %s: no %s metrics", split, processed_dir, split)
+                sets[split] = None
+        return cls(**sets)
+
+    @property
+    def final(self) -> tuple[str, EvalSet] | None:
+        """(split name, eval set) of the figures a run reports."""
+        if self.test is not None:
+            return "test", self.test
+        return ("valid", self.valid) if self.valid is not None else None
+
+
+def evaluate(
+    trainer: BackendTrainer, model_config: ModelConfig, eval_set: EvalSet, k: int
+) -> dict[str, float]:
+    score = _score_fn(trainer, model_config, eval_set)
+    return {key: float(v) for key, v in evaluate_scores(score, eval_set, k=k).items()}
 
 
 def epoch_batches(examples: Examples, cfg: TrainConfig, rng: np.random.Generator) -> Iterator[Batch]:
@@ -102,12 +123,11 @@ def fit(
     model_config: ModelConfig,
     train_config: TrainConfig,
     examples: Examples,
-    processed_dir: Path,
+    holdout: Holdout,
 ) -> TrainResult:
     """Epochs of seeded batches; keep the weights of the best validation NDCG@k (or lowest loss)."""
     cfg = train_config
     rng = np.random.default_rng(cfg.seed)
-    validate = _evaluator(processed_dir, "valid", cfg.eval_k)
     total_steps = cfg.epochs * batches_per_epoch(len(examples), cfg.batch_size, cfg.drop_remainder)
     step, stale = 0, 0
     best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metrics": {}, "params": None}
@@ -119,7 +139,7 @@ def fit(
         losses.append(loss)
         if not math.isfinite(loss):
             raise FloatingPointError(f"{backend}: loss is {loss} at epoch {epoch}")
-        metrics = validate(trainer, model_config) if validate else {}
+        metrics = evaluate(trainer, model_config, holdout.valid, cfg.eval_k) if holdout.valid else {}
         history.append({"epoch": epoch, "loss": loss, "seconds": seconds[-1], **metrics})
         log.info("%s epoch %d: %s", backend, epoch, history[-1])
         score = metrics.get(f"ndcg@{cfg.eval_k}", -loss)
@@ -132,8 +152,23 @@ def fit(
                 break
     trainer.set_params(best["params"])
     metrics = {f"valid_{k}": v for k, v in best["metrics"].items()}
-    test = _evaluator(processed_dir, "test", cfg.eval_k)
-    if test:
-        metrics.update({f"test_{k}": v for k, v in test(trainer, model_config).items()})
+    if holdout.test is not None:
+        metrics.update(
+            {f"test_{k}": v for k, v in evaluate(trainer, model_config, holdout.test, cfg.eval_k).items()}
+        )
     metrics["train_loss"] = losses[best["epoch"] - 1]
     return TrainResult(None, backend, metrics, seconds, losses, best["epoch"], history)
+
+
+def fit_epochs(
+    trainer: BackendTrainer, train_config: TrainConfig, examples: Examples, epochs: int
+) -> list[float]:
+    """Exactly `epochs` epochs with no evaluation (the refit on every interaction); mean losses."""
+    cfg = train_config
+    rng = np.random.default_rng(cfg.seed)
+    total_steps = cfg.epochs * batches_per_epoch(len(examples), cfg.batch_size, cfg.drop_remainder)
+    step, losses = 0, []
+    for _ in range(epochs):
+        loss, step = _epoch(trainer, cfg, examples, rng, step, total_steps)
+        losses.append(loss)
+    return losses

@@ -49,11 +49,15 @@ def test_up_query_retrain_down(tmp_path: Path):
     try:
         out = make("up", env, "EVENTS=4000", f"API_PORT={api_port}", "BACKEND=tensorflow")
         assert "Try:" in out
+        assert "most_popular" in out and "held-out ndcg@10" in out  # the model beside its baselines
         user = out.split(f"127.0.0.1:{api_port}/recommendations/")[1].split("?")[0]
         url = f"http://127.0.0.1:{api_port}/recommendations/{user}?k=5"
         body = requests.get(url, timeout=5).json()
         assert body["model"]["backend"] == "tensorflow"
         assert len(body["items"]) == 5 and body["strategy"] == "personalized"
+        metrics = requests.get(f"http://127.0.0.1:{api_port}/metrics", timeout=5).text
+        assert 'model_heldout_ndcg_at_10{model="served"}' in metrics
+        assert 'model_heldout_ndcg_at_10{model="most_popular"}' in metrics
 
         make("train", env, "BACKEND=pytorch")
         body = wait_for_backend(url, "pytorch")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.training.processed_data import write_processed
-from training.baselines import EASE, MostPopular, run_baselines
+from training.baselines import EASE, MAX_EASE_ITEMS, ItemKNN, MostPopular, run_baselines, yardstick
 from training.evaluate import EvalSet, evaluate_scores
 
 
@@ -74,3 +74,37 @@ def test_run_baselines_on_processed_data(tmp_path) -> None:
     assert results["ease"]["users"] == 80
     assert results["ease"]["ndcg@5"] > results["most_popular"]["ndcg@5"]
     assert 0 < results["most_popular"]["coverage"] < results["ease"]["coverage"]
+
+
+def test_item_knn_keeps_the_top_cosine_neighbours_and_sums_them() -> None:
+    rng = np.random.default_rng(1)
+    x = (rng.random((40, 12)) < 0.3).astype(np.float64)
+    x[:, 0] = 0
+    users, items = np.nonzero(x)
+    model = ItemKNN(neighbours=3).fit(users, np.concatenate([items[:5], items[5:]]), n_items=12)
+    norms = np.sqrt(x.sum(axis=0))
+    cosine = (x.T @ x) / np.maximum(np.outer(norms, norms), 1e-12)
+    np.fill_diagonal(cosine, 0.0)
+    for item in range(1, 12):
+        got = dict(
+            zip(
+                model.cols[model.rows[item] : model.rows[item + 1]].tolist(),
+                model.sims[model.rows[item] : model.rows[item + 1]].tolist(),
+                strict=True,
+            )
+        )
+        positive = np.flatnonzero(cosine[item] > 0)
+        best = positive[np.lexsort((positive, -cosine[item][positive]))][:3]
+        assert sorted(got) == sorted(best.tolist())
+        assert np.allclose([got[j] for j in best], cosine[item][best], atol=1e-6)
+    eval_set = tiny_set([[1, 2], [5]], [[3], [4]], n_items=12)
+    scores = model.score_fn(eval_set)(np.array([0, 1]))
+    dense = np.zeros((12, 12))
+    for item in range(12):
+        span = slice(model.rows[item], model.rows[item + 1])
+        dense[item, model.cols[span]] = model.sims[span]
+    assert np.allclose(scores, np.stack([dense[[1, 2]].sum(axis=0), dense[[5]].sum(axis=0)]), atol=1e-6)
+
+
+def test_yardstick_is_ease_while_it_fits_then_item_knn() -> None:
+    assert yardstick(MAX_EASE_ITEMS)[0] == "ease" and yardstick(MAX_EASE_ITEMS + 1)[0] == "item_knn"

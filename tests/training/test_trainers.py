@@ -3,15 +3,17 @@ data, the run publishes a version, and a seed makes a run repeatable."""
 
 from __future__ import annotations
 
+import json
 import types
 
 import numpy as np
 import pytest
 
-from infra.config import Settings
+from infra.config import Settings, load_settings
 from model import spec
 from model.registry import read_current, serving_dir
 from tests.training.processed_data import write_processed
+from training import train as train_module
 from training import trainer as trainer_loop
 from training.batches import load_examples
 from training.config import TrainConfig
@@ -32,27 +34,57 @@ def _recall_at_10(scores: np.ndarray, seen: np.ndarray, target: np.ndarray) -> f
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_learns_and_beats_most_popular(settings: Settings, backend: str):
-    write_processed(settings.processed_dir)
+def test_learns_beats_most_popular_and_publishes_a_refit_on_everything(settings: Settings, backend: str):
+    processed = write_processed(settings.processed_dir)
     result = train(
         settings, backend, epochs=12, batch_size=32, learning_rate=0.01, early_stopping_patience=0, **TINY
     )
     assert result.losses[-1] < 0.8 * result.losses[0]
     assert result.version == read_current(settings.registry_dir) and result.version.endswith(backend)
     assert len(result.seconds_per_epoch) == 12
-    assert (settings.var_dir / "reports" / result.version / "report.md").is_file()
+    # The held-out comparison of the selection run, baselines beside it, in the run's report.
+    report = json.loads((settings.var_dir / "reports" / result.version / "report.json").read_text())
+    assert set(report["metrics"]) == {backend, "most_popular", "ease"} and report["warnings"] == []
+    model_recall = report["metrics"][backend]["recall@10"]
+    assert model_recall == result.metrics["test_recall@10"]
+    assert model_recall > report["metrics"]["most_popular"]["recall@10"] + 0.1
+    # The published model was refit on every interaction, as many epochs as the selection chose.
+    manifest = json.loads((serving_dir(settings.registry_dir, result.version) / "manifest.json").read_text())
+    assert manifest["fit"]["interactions"] == processed["counts"]["interactions"]  # train + valid + test
+    assert manifest["fit"]["epochs"] == result.best_epoch and manifest["heldout"]["split"] == "test"
+    assert manifest["baselines"] == {k: report["metrics"][k] for k in ("most_popular", "ease")}
+    assert manifest["warnings"] == []
     cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
+    selection = _selection_scores(settings, backend, result.best_epoch)
     test = load_examples(settings.processed_dir, "test", cfg.max_history)
-    model = spec.scores(
+    served = spec.scores(
         spec.query_embedding(params, cfg, test.hist_items, test.hist_types, test.user_idx), items, cfg
     )
-    train_rows = load_examples(settings.processed_dir, "train", cfg.max_history)
-    popularity = np.bincount(train_rows.item_idx, minlength=cfg.n_items).astype(float)
-    popular = np.tile(popularity, (len(test), 1))
-    seen = test.hist_items  # the user's train items (padding 0 is excluded anyway)
-    model_recall = _recall_at_10(model, seen, test.item_idx)
-    popular_recall = _recall_at_10(popular, seen, test.item_idx)
-    assert model_recall > popular_recall + 0.1, (model_recall, popular_recall)
+    assert not np.allclose(served, selection, atol=1e-3)  # not the selection run's weights
+
+
+def _selection_scores(settings: Settings, backend: str, epochs: int) -> np.ndarray:
+    """Scores of the test rows by the same run without the refit (its selected weights)."""
+    other = load_settings(
+        var_dir=settings.var_dir.parent / "selection", kafka_bootstrap_servers="127.0.0.1:1"
+    )
+    write_processed(other.processed_dir)
+    result = train(
+        other,
+        backend,
+        epochs=12,
+        batch_size=32,
+        learning_rate=0.01,
+        early_stopping_patience=0,
+        refit=False,
+        **TINY,
+    )
+    assert result.best_epoch == epochs
+    cfg, params, items = read_serving(serving_dir(other.registry_dir, result.version))
+    test = load_examples(other.processed_dir, "test", cfg.max_history)
+    return spec.scores(
+        spec.query_embedding(params, cfg, test.hist_items, test.hist_types, test.user_idx), items, cfg
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -99,7 +131,7 @@ class _ScriptedEvaluation(types.ModuleType):
         super().__init__("training.evaluate")
         self.ndcg, self.valid_scores = list(ndcg), []
 
-    def load_eval_set(self, processed_dir, split: str):
+    def load_eval_set(self, processed_dir, split: str, *sample):
         return load_examples(processed_dir, split, 10)
 
     def evaluate_scores(self, score_fn, eval_set, k: int = 10) -> dict[str, float]:
@@ -117,7 +149,8 @@ def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, m
     evaluation = _ScriptedEvaluation(settings.processed_dir, [0.1, 0.5, 0.2, 0.3])
     monkeypatch.setattr(trainer_loop, "load_eval_set", evaluation.load_eval_set)
     monkeypatch.setattr(trainer_loop, "evaluate_scores", evaluation.evaluate_scores)
-    result = train(settings, backend, epochs=5, early_stopping_patience=2, batch_size=64, **TINY)
+    monkeypatch.setattr(train_module, "run_baselines", lambda *args, **kw: {})
+    result = train(settings, backend, epochs=5, early_stopping_patience=2, batch_size=64, refit=False, **TINY)
     assert (result.best_epoch, len(result.losses)) == (2, 4)
     assert result.metrics["valid_ndcg@10"] == 0.5 and result.metrics["test_ndcg@10"] == -1.0
     cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
@@ -127,3 +160,59 @@ def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, m
     )
     np.testing.assert_allclose(served, evaluation.valid_scores[1], atol=1e-4)  # epoch 2's weights
     assert not np.allclose(served, evaluation.valid_scores[3], atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_model_that_loses_to_most_popular_is_published_with_a_warning(
+    settings: Settings, backend: str, capsys
+):
+    # Every held-out target is the catalogue's most popular item, which no user has yet: most-popular
+    # is perfect there, and a model that has barely moved from its random start is not.
+    manifest = write_processed(settings.processed_dir, seed=3)
+    target = _make_one_item_win(settings)
+    result = train(settings, backend, epochs=1, batch_size=64, learning_rate=1e-9, **TINY)
+    assert result.baselines["most_popular"]["ndcg@10"] == 1.0, target
+    assert result.version is not None and len(result.warnings) == 1
+    assert "loses to most-popular" in result.warnings[0]
+    report = (settings.var_dir / "reports" / result.version / "report.md").read_text()
+    assert "**WARNING:" in report and "loses to most-popular" in report
+    served = json.loads((serving_dir(settings.registry_dir, result.version) / "manifest.json").read_text())
+    assert served["warnings"] == result.warnings and manifest["max_history"] == 10
+    status = _status_lines(settings, capsys)
+    assert "WARNING:" in status and "most_popular 1.0000" in status
+
+
+def _make_one_item_win(settings: Settings) -> int:
+    """Rewrite the processed splits: half the users (A) get item `winner` in train and lose their
+    test rows; the other half (B) never have it in train or valid, and it is their every test target."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    processed = settings.processed_dir
+    tables = {split: pq.read_table(processed / split) for split in ("train", "valid", "test")}
+    frames = {split: table.to_pandas() for split, table in tables.items()}
+    winner = 1
+    users = sorted(frames["train"]["user_idx"].unique())
+    group_a = set(users[::2])
+    train = frames["train"]
+    in_a = train["user_idx"].isin(group_a)
+    first_of_a = in_a & ~train.duplicated("user_idx")
+    train.loc[first_of_a, "item_idx"] = winner
+    for split in ("train", "valid"):  # group B never has the winner before the test
+        frame = frames[split]
+        frame.loc[~frame["user_idx"].isin(group_a) & (frame["item_idx"] == winner), "item_idx"] = winner + 1
+    test = frames["test"][~frames["test"]["user_idx"].isin(group_a)].copy()
+    test["item_idx"] = winner
+    frames["test"] = test
+    for split, frame in frames.items():
+        table = pa.Table.from_pandas(frame, schema=tables[split].schema, preserve_index=False)
+        pq.write_table(table, processed / split / "part-00000.parquet")
+    return winner
+
+
+def _status_lines(settings: Settings, capsys) -> str:
+    from pipeline.status import status
+
+    capsys.readouterr()
+    status(settings)
+    return capsys.readouterr().out
