@@ -5,10 +5,17 @@ Both trainers (TensorFlow, PyTorch) build exactly this network, start from `init
 their weights under these names; serving runs `query_embedding` in numpy, so the API never imports a
 deep-learning framework. Parity tests compare each backend against this module.
 
-Query tower: the user's recent items (newest first, 0 = padding) are embedded and pooled by a masked
-softmax over learned per-event-type and per-position logits (an attention whose scores depend on what
-kind of interaction and how recent it was); the pooled vector is concatenated with a user-id
-embedding (row 0 = unknown user) and passed through an MLP.
+Query tower: the user's recent items (newest first, 0 = padding) are embedded and encoded into one
+vector by one of two encoders (`query_encoder`):
+- "pool": a masked softmax over learned per-event-type and per-position logits (an attention whose
+  scores depend on what kind of interaction and how recent it was);
+- "attention": one self-attention block in the spirit of SASRec: item + position + event-type
+  embeddings; the newest entry asks (query) every entry of the history (keys, values), so what counts
+  depends on what the user did last; a residual and a ReLU feed-forward layer with a residual.
+  Reading out only the newest position is causal self-attention's last output: every entry it sees
+  came before the target.
+The encoded vector is concatenated with a user-id embedding (row 0 = unknown user) and passed
+through an MLP.
 Item tower: item-id embedding concatenated with category, brand and price-bucket embeddings, then an MLP.
 Score: dot product divided by the temperature (after L2 normalisation when `l2_normalize`).
 """
@@ -43,7 +50,12 @@ class ModelConfig:
     output_dim: int = 64
     temperature: float = 0.1
     l2_normalize: bool = True
+    query_encoder: str = "pool"  # pool | attention (see the module docstring)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.query_encoder not in ("pool", "attention"):
+            raise ValueError(f"query_encoder must be pool or attention, not {self.query_encoder!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -86,6 +98,7 @@ SIZE_KEYS = (
     "output_dim",
     "temperature",
     "l2_normalize",
+    "query_encoder",
 )
 SIZE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name in SIZE_KEYS}
 
@@ -95,6 +108,11 @@ Q_HISTORY = "query.history_embedding"
 Q_USER = "query.user_embedding"
 Q_TYPE_LOGIT = "query.type_logit"
 Q_POSITION_LOGIT = "query.position_logit"
+# The attention encoder's own parameters (instead of the two pooling logits).
+A_POSITION = "query.attention.position_embedding"
+A_TYPE = "query.attention.type_embedding"
+A_QUERY, A_KEY, A_VALUE = (f"query.attention.{n}.kernel" for n in ("query", "key", "value"))
+A_FFN = [(f"query.attention.ffn.{i}.kernel", f"query.attention.ffn.{i}.bias") for i in range(2)]
 I_ID = "item.id_embedding"
 I_FEATURE = {name: f"item.{name}_embedding" for name in ITEM_FEATURES}
 # The id tables, which grow with users and catalog: with lazy updates (TrainConfig.embedding_updates)
@@ -108,12 +126,15 @@ def mlp_names(tower: str, n_layers: int) -> list[tuple[str, str]]:
 
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Every parameter of the model with its shape, in a fixed order."""
-    shapes: dict[str, tuple[int, ...]] = {
-        Q_HISTORY: (cfg.n_items, cfg.embedding_dim),
-        Q_USER: (cfg.n_users, cfg.embedding_dim),
-        Q_TYPE_LOGIT: (cfg.n_event_types,),
-        Q_POSITION_LOGIT: (cfg.max_history,),
-    }
+    d = cfg.embedding_dim
+    shapes: dict[str, tuple[int, ...]] = {Q_HISTORY: (cfg.n_items, d), Q_USER: (cfg.n_users, d)}
+    if cfg.query_encoder == "attention":
+        shapes.update({A_POSITION: (cfg.max_history, d), A_TYPE: (cfg.n_event_types, d)})
+        shapes.update({name: (d, d) for name in (A_QUERY, A_KEY, A_VALUE)})
+        for k, b in A_FFN:
+            shapes[k], shapes[b] = (d, d), (d,)
+    else:
+        shapes.update({Q_TYPE_LOGIT: (cfg.n_event_types,), Q_POSITION_LOGIT: (cfg.max_history,)})
     for (k, b), (i, o) in zip(
         mlp_names("query", len(cfg.query_layer_dims)), cfg.query_layer_dims, strict=True
     ):
@@ -161,13 +182,42 @@ def _normalize(x: np.ndarray) -> np.ndarray:
 def pool_history(params: dict[str, np.ndarray], hist_items: np.ndarray, hist_types: np.ndarray) -> np.ndarray:
     """Masked softmax pooling of history embeddings. hist_* are [B, L] ints, newest first, 0 = pad."""
     length = hist_items.shape[1]
-    mask = hist_items > 0
     logits = params[Q_TYPE_LOGIT][hist_types] + params[Q_POSITION_LOGIT][None, :length]
+    weights = _masked_softmax(logits, hist_items > 0)
+    return np.einsum("bl,bld->bd", weights, params[Q_HISTORY][hist_items])
+
+
+def _masked_softmax(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Softmax over the True entries of each row; a row with none gets all-zero weights."""
     logits = np.where(mask, logits, -np.inf)
     top = np.max(logits, axis=1, keepdims=True)
     weights = np.where(mask, np.exp(logits - np.where(np.isfinite(top), top, 0.0)), 0.0)
-    weights = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
-    return np.einsum("bl,bld->bd", weights, params[Q_HISTORY][hist_items])
+    return weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+
+
+def attend_history(
+    params: dict[str, np.ndarray], hist_items: np.ndarray, hist_types: np.ndarray
+) -> np.ndarray:
+    """The attention encoder: the newest entry (column 0) attends over the whole history."""
+    length = hist_items.shape[1]
+    mask = hist_items > 0
+    x = params[Q_HISTORY][hist_items] + params[A_POSITION][None, :length] + params[A_TYPE][hist_types]
+    query = x[:, 0] @ params[A_QUERY]  # [B, d]
+    keys, values = x @ params[A_KEY], x @ params[A_VALUE]  # [B, L, d]
+    logits = np.einsum("bld,bd->bl", keys, query) / np.sqrt(x.shape[-1])
+    attended = np.einsum("bl,bld->bd", _masked_softmax(logits, mask), values)
+    h = x[:, 0] * mask[:, :1] + attended  # an empty history has no newest entry
+    (k1, b1), (k2, b2) = A_FFN
+    return h + np.maximum(h @ params[k1] + params[b1], 0.0) @ params[k2] + params[b2]
+
+
+def encode_history(
+    params: dict[str, np.ndarray], cfg: ModelConfig, hist_items: np.ndarray, hist_types: np.ndarray
+) -> np.ndarray:
+    """[B, L] histories -> [B, embedding_dim] by the configured encoder."""
+    if cfg.query_encoder == "attention":
+        return attend_history(params, hist_items, hist_types)
+    return pool_history(params, hist_items, hist_types)
 
 
 def query_embedding(
@@ -178,8 +228,8 @@ def query_embedding(
     user_idx: np.ndarray,
 ) -> np.ndarray:
     """Query vectors [B, output_dim] for histories [B, L] (L <= max_history) and user ids [B]."""
-    pooled = pool_history(params, hist_items, hist_types)
-    x = np.concatenate([pooled, params[Q_USER][user_idx]], axis=1)
+    encoded = encode_history(params, cfg, hist_items, hist_types)
+    x = np.concatenate([encoded, params[Q_USER][user_idx]], axis=1)
     x = _mlp(x, params, "query", len(cfg.query_layer_dims))
     return _normalize(x) if cfg.l2_normalize else x
 

@@ -27,6 +27,7 @@ class TrainConfig:
     output_dim: int = SIZE_DEFAULTS["output_dim"]
     temperature: float = SIZE_DEFAULTS["temperature"]
     l2_normalize: bool = SIZE_DEFAULTS["l2_normalize"]
+    query_encoder: str = SIZE_DEFAULTS["query_encoder"]  # pool | attention (model.spec)
     epochs: int = 10
     batch_size: int = 1024
     learning_rate: float = 0.002

@@ -18,10 +18,15 @@ from training.train import train
 TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (16,), "item_hidden": (16,), "output_dim": 8}
 
 
+@pytest.mark.parametrize("encoder", ["pool", "attention"])
 @pytest.mark.parametrize("backend", ["pytorch", "tensorflow"])
-def test_served_scores_equal_native_scores(settings: Settings, backend: str):
+def test_served_scores_equal_native_scores(settings: Settings, backend: str, encoder: str):
     write_processed(settings.processed_dir)
-    result = train(settings, backend, epochs=2, batch_size=32, **TINY)
+    result = train(settings, backend, epochs=2, batch_size=32, query_encoder=encoder, **TINY)
+    assert (
+        result.version
+        and read_serving(serving_dir(settings.registry_dir, result.version))[0].query_encoder == encoder
+    )
     cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
     rows = load_examples(settings.processed_dir, "valid", cfg.max_history)
     served = spec.scores(

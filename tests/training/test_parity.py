@@ -21,10 +21,11 @@ TINY = {"embedding_dim": 8, "feature_dim": 4, "query_hidden": (16,), "item_hidde
 
 
 def _run(
-    backend: str, data: Path, manifest: dict, loss: str, updates: str, xla: bool = True
+    backend: str, data: Path, manifest: dict, loss: str, updates: str, xla: bool = True, encoder: str = "pool"
 ) -> tuple[list[float], dict]:
     cfg = TrainConfig.load(
         **TINY,
+        query_encoder=encoder,
         xla=xla,
         batch_size=32,
         loss=loss,
@@ -41,19 +42,21 @@ def _run(
 
 
 @pytest.mark.parametrize(
-    ("loss", "updates", "xla"),
+    ("loss", "updates", "xla", "encoder"),
     [
-        ("full", "lazy", True),
-        ("full", "dense", True),
-        ("sampled", "lazy", True),
-        ("sampled", "dense", True),
-        ("sampled", "lazy", False),  # TensorFlow's graph without XLA takes the same lazy update
+        ("full", "lazy", True, "pool"),
+        ("full", "dense", True, "pool"),
+        ("sampled", "lazy", True, "pool"),
+        ("sampled", "dense", True, "pool"),
+        ("sampled", "lazy", False, "pool"),  # TensorFlow's graph without XLA takes the same lazy update
+        ("full", "lazy", True, "attention"),
+        ("sampled", "dense", False, "attention"),
     ],
 )
-def test_losses_and_weights_agree(tmp_path: Path, loss: str, updates: str, xla: bool):
+def test_losses_and_weights_agree(tmp_path: Path, loss: str, updates: str, xla: bool, encoder: str):
     manifest = write_processed(tmp_path)
-    torch_losses, torch_params = _run("pytorch", tmp_path, manifest, loss, updates)
-    tf_losses, tf_params = _run("tensorflow", tmp_path, manifest, loss, updates, xla)
+    torch_losses, torch_params = _run("pytorch", tmp_path, manifest, loss, updates, encoder=encoder)
+    tf_losses, tf_params = _run("tensorflow", tmp_path, manifest, loss, updates, xla, encoder)
     np.testing.assert_allclose(tf_losses, torch_losses, rtol=LOSS_RTOL)
     assert torch_losses[-1] < torch_losses[0]  # the steps did something
     for name, value in torch_params.items():

@@ -30,6 +30,12 @@ def _mlp(x: torch.Tensor, layers: list[tuple[nn.Parameter, nn.Parameter]]) -> to
     return x
 
 
+def _masked_softmax(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Softmax over the True entries of each row; a row with none gets all-zero weights."""
+    weights = torch.softmax(logits.masked_fill(~mask, -1e9), dim=1) * mask
+    return weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
+
+
 def _normalize(x: torch.Tensor) -> torch.Tensor:
     return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min(1e-12)
 
@@ -75,18 +81,33 @@ class QueryTower(_Tower):
     def __init__(self, cfg: spec.ModelConfig, params: dict[str, np.ndarray]) -> None:
         super().__init__(params, "query.")
         self.l2_normalize = cfg.l2_normalize
+        self.attention = cfg.query_encoder == "attention"
         self.layers = spec.mlp_names("query", len(cfg.query_layer_dims))
+
+    def pool_history(self, hist_items: torch.Tensor, hist_types: torch.Tensor) -> torch.Tensor:
+        logits = self.p(spec.Q_TYPE_LOGIT)[hist_types] + self.p(spec.Q_POSITION_LOGIT)[: hist_items.shape[1]]
+        weights = _masked_softmax(logits, hist_items > 0)
+        history = self.lookup(spec.Q_HISTORY, hist_items)
+        return (weights.unsqueeze(-1) * history).sum(dim=1)  # faster than a [B] batch of 1xL matmuls
+
+    def attend_history(self, hist_items: torch.Tensor, hist_types: torch.Tensor) -> torch.Tensor:
+        """model.spec.attend_history: the newest entry attends over the whole history."""
+        mask = hist_items > 0
+        x = self.lookup(spec.Q_HISTORY, hist_items) + self.p(spec.A_POSITION)[: hist_items.shape[1]]
+        x = x + self.p(spec.A_TYPE)[hist_types]
+        query = x[:, 0] @ self.p(spec.A_QUERY)
+        keys, values = x @ self.p(spec.A_KEY), x @ self.p(spec.A_VALUE)
+        logits = torch.einsum("bld,bd->bl", keys, query) / math.sqrt(x.shape[-1])
+        attended = torch.einsum("bl,bld->bd", _masked_softmax(logits, mask), values)
+        h = x[:, 0] * mask[:, :1] + attended
+        (k1, b1), (k2, b2) = spec.A_FFN
+        return h + torch.relu(h @ self.p(k1) + self.p(b1)) @ self.p(k2) + self.p(b2)
 
     def forward(
         self, hist_items: torch.Tensor, hist_types: torch.Tensor, user_idx: torch.Tensor
     ) -> torch.Tensor:
-        mask = hist_items > 0
-        logits = self.p(spec.Q_TYPE_LOGIT)[hist_types] + self.p(spec.Q_POSITION_LOGIT)[: hist_items.shape[1]]
-        weights = torch.softmax(logits.masked_fill(~mask, -1e9), dim=1) * mask
-        weights = weights / weights.sum(dim=1, keepdim=True).clamp_min(1e-12)
-        history = self.lookup(spec.Q_HISTORY, hist_items)
-        pooled = (weights.unsqueeze(-1) * history).sum(dim=1)  # faster than a [B] batch of 1xL matmuls
-        x = torch.cat([pooled, self.lookup(spec.Q_USER, user_idx)], dim=1)
+        encode = self.attend_history if self.attention else self.pool_history
+        x = torch.cat([encode(hist_items, hist_types), self.lookup(spec.Q_USER, user_idx)], dim=1)
         x = _mlp(x, [(self.p(k), self.p(b)) for k, b in self.layers])
         return _normalize(x) if self.l2_normalize else x
 

@@ -40,6 +40,12 @@ def _mlp(x: tf.Tensor, layers: list[tuple[tf.Variable, tf.Variable]]) -> tf.Tens
     return x
 
 
+def _masked_softmax(logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Softmax over the True entries of each row; a row with none gets all-zero weights."""
+    weights = tf.nn.softmax(tf.where(mask, logits, -1e9), axis=1) * tf.cast(mask, tf.float32)
+    return weights / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-12)
+
+
 def _normalize(x: tf.Tensor) -> tf.Tensor:
     return x / tf.maximum(tf.norm(x, axis=-1, keepdims=True), 1e-12)
 
@@ -50,19 +56,37 @@ class Towers(tf.Module):
     def __init__(self, cfg: spec.ModelConfig, params: dict[str, np.ndarray]) -> None:
         super().__init__(name="two_tower")
         self.l2_normalize = cfg.l2_normalize
+        self.attention = cfg.query_encoder == "attention"
         self.params = {k: tf.Variable(v, name=k.replace(".", "_")) for k, v in params.items()}
         self.query_layers = spec.mlp_names("query", len(cfg.query_layer_dims))
         self.item_layers = spec.mlp_names("item", len(cfg.item_layer_dims))
 
-    def query_tower(self, hist_items: tf.Tensor, hist_types: tf.Tensor, user_idx: tf.Tensor) -> tf.Tensor:
+    def pool_history(self, hist_items: tf.Tensor, hist_types: tf.Tensor) -> tf.Tensor:
         p = self.params
-        mask = hist_items > 0
         positions = p[spec.Q_POSITION_LOGIT][: tf.shape(hist_items)[1]]
         logits = tf.gather(p[spec.Q_TYPE_LOGIT], hist_types) + positions[None, :]
-        weights = tf.nn.softmax(tf.where(mask, logits, -1e9), axis=1) * tf.cast(mask, tf.float32)
-        weights = weights / tf.maximum(tf.reduce_sum(weights, axis=1, keepdims=True), 1e-12)
-        pooled = tf.reduce_sum(weights[:, :, None] * tf.gather(p[spec.Q_HISTORY], hist_items), axis=1)
-        x = tf.concat([pooled, tf.gather(p[spec.Q_USER], user_idx)], axis=1)
+        weights = _masked_softmax(logits, hist_items > 0)
+        return tf.reduce_sum(weights[:, :, None] * tf.gather(p[spec.Q_HISTORY], hist_items), axis=1)
+
+    def attend_history(self, hist_items: tf.Tensor, hist_types: tf.Tensor) -> tf.Tensor:
+        """model.spec.attend_history: the newest entry attends over the whole history."""
+        p = self.params
+        mask = hist_items > 0
+        x = tf.gather(p[spec.Q_HISTORY], hist_items) + p[spec.A_POSITION][: tf.shape(hist_items)[1]][None]
+        x = x + tf.gather(p[spec.A_TYPE], hist_types)
+        query = tf.matmul(x[:, 0], p[spec.A_QUERY])
+        keys = tf.einsum("bld,de->ble", x, p[spec.A_KEY])
+        values = tf.einsum("bld,de->ble", x, p[spec.A_VALUE])
+        logits = tf.einsum("bld,bd->bl", keys, query) / float(np.sqrt(x.shape[-1]))
+        attended = tf.einsum("bl,bld->bd", _masked_softmax(logits, mask), values)
+        h = x[:, 0] * tf.cast(mask[:, :1], tf.float32) + attended
+        (k1, b1), (k2, b2) = spec.A_FFN
+        return h + tf.matmul(tf.nn.relu(tf.matmul(h, p[k1]) + p[b1]), p[k2]) + p[b2]
+
+    def query_tower(self, hist_items: tf.Tensor, hist_types: tf.Tensor, user_idx: tf.Tensor) -> tf.Tensor:
+        p = self.params
+        encode = self.attend_history if self.attention else self.pool_history
+        x = tf.concat([encode(hist_items, hist_types), tf.gather(p[spec.Q_USER], user_idx)], axis=1)
         x = _mlp(x, [(p[k], p[b]) for k, b in self.query_layers])
         return _normalize(x) if self.l2_normalize else x
 
