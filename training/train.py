@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import math
 import sys
@@ -206,13 +207,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int)
     parser.add_argument("--early-stopping-patience", type=int)
     parser.add_argument("--no-publish", action="store_true", help="train and evaluate only")
+    parser.add_argument("--json", action="store_true", help="print the run's summary as JSON, not a table")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    overrides = {k: v for k, v in vars(args).items() if k not in ("backend", "config", "no_publish")}
+    overrides = {k: v for k, v in vars(args).items() if k not in ("backend", "config", "no_publish", "json")}
     settings = load_settings(args.config)
     if args.config:
         overrides["config_path"] = args.config
@@ -221,7 +223,21 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:  # missing data or bad settings: say so, no traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("\n".join(summary_lines(result, TrainConfig.load(**overrides).eval_k)))
+    if args.json:
+        summary = {
+            "version": result.version,
+            "backend": result.backend,
+            "best_epoch": result.best_epoch,
+            "seconds_per_epoch": [round(s, 2) for s in result.seconds_per_epoch],
+            "metrics": result.metrics,
+            "baselines": result.baselines,
+            "heldout": result.heldout,
+            "fit": result.fit,
+            "warnings": result.warnings,
+        }
+        print(json.dumps(summary, indent=2))
+    else:
+        print("\n".join(summary_lines(result, TrainConfig.load(**overrides).eval_k)))
     return 0
 
 

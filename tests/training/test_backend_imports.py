@@ -77,6 +77,7 @@ def test_cli_trains_and_publishes(tmp_path: Path):
         "8,4",
         "--output-dim",
         "4",
+        "--json",
     ]
     out = subprocess.run(
         [sys.executable, "-m", "training.train", *args],
@@ -89,6 +90,7 @@ def test_cli_trains_and_publishes(tmp_path: Path):
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads(out.stdout[out.stdout.index("{") :])
     assert summary["version"] == "v00001-pytorch" and len(summary["seconds_per_epoch"]) == 2
+    assert set(summary["baselines"]) == {"most_popular", "ease"} and summary["fit"]["epochs"] >= 1
     assert (tmp_path / "var" / "models" / "registry" / "current").read_text().strip() == "v00001-pytorch"
     bad = subprocess.run(
         [sys.executable, "-m", "training.train", "--backend", "pytorch"],
