@@ -4,7 +4,8 @@ python -m ingest.produce simulate --events N --seed S [--summary FILE]
 python -m ingest.produce replay PATH [--format auto|movielens|ratings|csv|parquet] [--speedup X] [--summary FILE]
 
 --summary writes the counts as JSON (atomically) once every event is acknowledged: `make up` waits
-for that many events to land.
+for that many events to land. Events the broker did not acknowledge make the command exit with 3 and
+say how many; no summary is written then.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,9 +36,14 @@ from ingest.simulator import generate
 
 @dataclass(frozen=True)
 class ProduceSummary:
+    """Counts of *acknowledged* records: `sent` events on the events topic, `dead_lettered` on the
+    dead-letter topic; `lost` is what was handed to the producer but never acknowledged, or never
+    handed over because the broker stopped answering (the run then stops early)."""
+
     sent: int
     dead_lettered: int
     seconds: float
+    lost: int = 0
 
     @property
     def rate(self) -> float:
@@ -44,10 +51,34 @@ class ProduceSummary:
         return (self.sent + self.dead_lettered) / self.seconds if self.seconds > 0 else 0.0
 
     def __str__(self) -> str:
-        return (
+        text = (
             f"produced {self.sent} events, {self.dead_lettered} dead-lettered, "
             f"in {self.seconds:.1f} s ({self.rate:,.0f} events/s)"
         )
+        return text + (f"; LOST {self.lost} events the broker never acknowledged" if self.lost else "")
+
+
+class _Acks:
+    """Acknowledgements counted from the send futures' callbacks (they run on the producer's IO
+    thread): flush() returns even when a batch failed, so only the futures say what arrived."""
+
+    def __init__(self) -> None:
+        self.acked = {"event": 0, "dead": 0}
+        self.failed = 0
+        self.first_error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def track(self, future: Any, kind: str) -> None:
+        future.add_callback(self._ok, kind).add_errback(self._failed)
+
+    def _ok(self, kind: str, _metadata: Any) -> None:
+        with self._lock:
+            self.acked[kind] += 1
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self.failed += 1
+            self.first_error = self.first_error or exc
 
 
 def _original_bytes(raw: Any) -> bytes:
@@ -64,32 +95,49 @@ def _key(raw: Any) -> bytes | None:
     return str(user).encode() if user is not None else None
 
 
-def produce_events(settings: Settings, events: Iterable[Mapping], progress: bool = True) -> ProduceSummary:
-    """Validate and send every event; invalid ones go to the dead-letter topic with the reason."""
+def produce_events(
+    settings: Settings, events: Iterable[Mapping], progress: bool = True, **producer_config: Any
+) -> ProduceSummary:
+    """Validate and send every event; invalid ones go to the dead-letter topic with the reason.
+    Counts only what the broker acknowledged (acks=all). When a send cannot even be handed over
+    (the broker is gone), the run stops there: the rest count as lost. `producer_config` overrides
+    the producer's settings (timeouts)."""
     ensure_topics(settings)
-    producer = make_producer(settings, batch_size=256 * 1024, linger_ms=20)
-    sent = dead = 0
+    producer = make_producer(settings, **{"batch_size": 256 * 1024, "linger_ms": 20, **producer_config})
+    acks, attempted = _Acks(), 0
     started = time.perf_counter()
     bar = tqdm(events, unit="ev", disable=not progress, desc="events -> Kafka", mininterval=0.5)
     try:
         for raw in bar:
+            attempted += 1
             try:
                 event = validate_event(raw)
                 payload = encode_event(event, settings.max_event_bytes)
             except EventError as exc:
                 hdrs = dead_letter.headers(str(exc), "produce")
-                dead_letter.send(producer, settings.dead_letter_topic, _original_bytes(raw), _key(raw), hdrs)
-                dead += 1
+                future = dead_letter.send(
+                    producer, settings.dead_letter_topic, _original_bytes(raw), _key(raw), hdrs
+                )
+                acks.track(future, "dead")
                 continue
-            producer.send(settings.events_topic, value=payload, key=event.user_id.encode())
-            sent += 1
-        producer.flush()  # acks=all: every send above is acknowledged (or flush raises)
+            acks.track(
+                producer.send(settings.events_topic, value=payload, key=event.user_id.encode()), "event"
+            )
+        producer.flush()
+    except KafkaError as exc:  # a send that could not be handed over: stop, count the rest as lost
+        acks.first_error = acks.first_error or exc
+        attempted += sum(1 for _ in bar)
     finally:
         bar.close()
-        producer.close()
-    summary = ProduceSummary(sent, dead, time.perf_counter() - started)
+        producer.close(timeout=5)
+    done = acks.acked["event"] + acks.acked["dead"]
+    summary = ProduceSummary(
+        acks.acked["event"], acks.acked["dead"], time.perf_counter() - started, max(attempted - done, 0)
+    )
     if progress:
         print(summary, file=sys.stderr)
+    if summary.lost:
+        print(f"error: {summary.lost} events were not acknowledged: {acks.first_error}", file=sys.stderr)
     return summary
 
 
@@ -167,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.no_progress:  # with progress on, produce_events has printed it already
         print(summary)
+    if summary.lost:
+        return 3  # no summary file: `make up` runs this step again rather than wait for lost events
     if args.summary:
         atomic_write_text(args.summary, json.dumps(dataclasses.asdict(summary)))
     return 0
