@@ -44,7 +44,8 @@ def status(settings: Settings) -> int:
     if not running:
         print("running:   nothing")
     if procs.read(settings.run_dir, "api"):
-        print(f"API:       http://{settings.api_host}:{settings.api_port}")
+        url = state.stages.get("api_url") or f"http://{settings.api_host}:{settings.api_port}"
+        print(f"API:       {url}")
     first, *rest = _model(settings)
     print(f"model:     {first}")
     for line in rest:

@@ -160,6 +160,8 @@ def up(settings: Settings, backend: str, events: int, data: Path | None, until: 
     if until:
         return
     url = api_url(settings)
+    state.stages["api_url"] = url  # make status reports where the API really listens
+    state.save(settings.var_dir)
     print(f"\nUp in {time.monotonic() - started:.0f} s. API: {url}")
     print(f"Try:  curl '{url}/recommendations/{example_user(settings)}?k=5'")
     print("Stop: make down   Status: make status")

@@ -66,6 +66,7 @@ def test_up_query_retrain_down(tmp_path: Path):
         status = make("status", env)
         assert "api" in status and "pytorch" in status
         assert "test ndcg@10=" in status  # the served version's held-out figure
+        assert f"API:       http://127.0.0.1:{api_port}" in status  # the port make up used, not 8000
     finally:
         make("down", env)
     run_dir = tmp_path / "var" / "run"
