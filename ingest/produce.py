@@ -123,7 +123,9 @@ def produce_events(
             acks.track(
                 producer.send(settings.events_topic, value=payload, key=event.user_id.encode()), "event"
             )
-        producer.flush()
+        # Bounded: with its broker gone, kafka-python's flush() can wait forever on batches that
+        # never expire (seen here); past the delivery timeout they count as lost.
+        producer.flush(timeout=producer.config["delivery_timeout_ms"] / 1000 + 5)
     except KafkaError as exc:  # a send that could not be handed over: stop, count the rest as lost
         acks.first_error = acks.first_error or exc
         attempted += sum(1 for _ in bar)
