@@ -23,6 +23,7 @@ from serving.retrieval import ExactIndex, Retriever, top_k_of
 from serving.store import OnlineStore
 
 PERSONALIZED, POPULAR = "personalized", "popular"
+ALL_EVENTS = 1_000_000  # a user's whole stored history (the store keeps at most keep_per_user of them)
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,12 @@ class Recommender:
 
     def history(self, user_id: str) -> tuple[np.ndarray, np.ndarray, set[int], set[int]]:
         """(hist items [1, L], hist types [1, L], seen item idxs, purchased item idxs) from the store."""
-        rows = self.store.user_events(user_id, limit=max(4 * self.max_history, 200))
+        window = max(4 * self.max_history, 200)
+        rows = self.store.user_events(user_id, limit=window)
+        if len(rows) >= window:
+            # The window is full, so older events may exist: read them all, or "exclude seen" would
+            # let items older than the window come back (ML-100K: 73 of 943 users got one).
+            rows = self.store.user_events(user_id, limit=ALL_EVENTS)
         known = [
             (self.item_index[i], self.type_codes.get(t, 0), ts) for i, t, ts in rows if i in self.item_index
         ]

@@ -96,3 +96,14 @@ def test_similar_items(client: FlaskClient) -> None:
     missing = client.get("/items/nope/similar")
     assert missing.status_code == 404 and missing.get_json()["error"]["code"] == "unknown_item"
     assert client.get("/items/i7/similar?k=500").status_code == 400
+
+
+def test_items_older_than_the_history_window_stay_excluded(app: Flask, client: FlaskClient) -> None:
+    old = [f"i{i}" for i in range(1, 41)]
+    _store(app, "u9", old)  # older than the 250 events below, which fill the history window
+    now = time.time()
+    recent = [Event(f"u9-r{n}", "u9", f"i{41 + n % 2}", "view", now + n) for n in range(250)]
+    app.extensions["services"].store.add_events(recent)
+    body = client.get("/recommendations/u9?k=7").get_json()
+    assert body["strategy"] == "personalized"
+    assert {it["item_id"] for it in body["items"]} == {f"i{i}" for i in range(43, 50)}
