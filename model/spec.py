@@ -43,11 +43,12 @@ class ModelConfig:
     n_price_buckets: int = 1
     n_event_types: int = 5  # 0 = padding, then view, add_to_cart, purchase, rating
     max_history: int = 50
-    embedding_dim: int = 64
+    # Defaults chosen by the product-path quality benchmark (tests/bench/bench_quality.py).
+    embedding_dim: int = 128
     feature_dim: int = 16
-    query_hidden: tuple[int, ...] = (128,)
+    query_hidden: tuple[int, ...] = ()
     item_hidden: tuple[int, ...] = (128,)
-    output_dim: int = 64
+    output_dim: int = 128
     temperature: float = 0.1
     l2_normalize: bool = True
     query_encoder: str = "pool"  # pool | attention (see the module docstring)

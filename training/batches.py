@@ -23,7 +23,6 @@ from training.prep.dataset import (
     ITEM_IDX,
     ITEMS_FILE,
     POPULARITY,
-    SPLITS,
     USER_ID,
     USER_IDX,
     VOCAB_DIR,
@@ -108,23 +107,6 @@ def load_examples(processed_dir: Path, split: str, max_history: int) -> Examples
         hist_types=pad_list_column(table[HIST_TYPES], max_history),
         item_idx=table[ITEM_IDX].to_numpy().astype(np.int64),
         weight=table[WEIGHT].to_numpy().astype(np.float32),
-    )
-
-
-def load_all_examples(processed_dir: Path, max_history: int) -> Examples:
-    """Every interaction of the processed data (train, valid and test rows, splits that exist), as
-    one Examples: what the published model is refit on."""
-    parts = [
-        load_examples(processed_dir, split, max_history)
-        for split in SPLITS
-        if (Path(processed_dir) / split).exists()
-    ]
-    return Examples(  # every split is padded to max_history, so the columns stack
-        user_idx=np.concatenate([p.user_idx for p in parts]),
-        hist_items=np.concatenate([p.hist_items for p in parts]),
-        hist_types=np.concatenate([p.hist_types for p in parts]),
-        item_idx=np.concatenate([p.item_idx for p in parts]),
-        weight=np.concatenate([p.weight for p in parts]),
     )
 
 

@@ -30,13 +30,13 @@ class TrainConfig:
     query_encoder: str = SIZE_DEFAULTS["query_encoder"]  # pool | attention (model.spec)
     epochs: int = 10
     batch_size: int = 1024
-    learning_rate: float = 0.002
+    learning_rate: float = 0.005
     schedule: str = "constant"  # constant | cosine (after linear warm-up)
     warmup_steps: int = 0
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
-    weight_decay: float = 0.0  # coupled L2 on every parameter (added to the gradient, as torch's Adam)
+    weight_decay: float = 1e-4  # coupled L2 on every parameter (added to the gradient, as torch's Adam)
     # lazy: Adam updates only the rows of the id tables (model.spec.ROW_SPARSE) that a batch looks up,
     # with their moments, so a step costs the batch, not the table; dense: torch.optim.Adam exactly.
     embedding_updates: str = "lazy"
@@ -50,9 +50,13 @@ class TrainConfig:
     seed: int = 0
     early_stopping_patience: int = 3
     eval_k: int = 10
-    # Validation after each epoch and the held-out figures use a seeded sample of at most this many
-    # users (all of them when fewer): evaluation must cost less than the training it steers.
-    eval_max_users: int = 10_000
+    # Which training examples (training.examples): "next" = (target, the user's strictly earlier
+    # items): what comes next; "profile" = (target, the user's other items, the target masked out):
+    # what else this user likes; "both" = the two together, so one model answers both questions.
+    examples: str = "both"
+    # Validation after each epoch uses a seeded sample of at most this many users (all when fewer):
+    # evaluation must cost less than the training it steers. The held-out figures use every user.
+    eval_max_users: int = 2_000
     # After choosing the epoch count on the holdout, train again from the start on every interaction
     # (train + valid + test) for that many epochs and publish that model; the registry keeps the
     # held-out figures of the selection run. False publishes the selection run's own model.
@@ -69,6 +73,8 @@ class TrainConfig:
             raise ValueError(f"embedding_updates must be lazy or dense, not {self.embedding_updates!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be constant or cosine, not {self.schedule!r}")
+        if self.examples not in ("next", "profile", "both"):
+            raise ValueError(f"examples must be next, profile or both, not {self.examples!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_max_users < 1:
             raise ValueError("epochs, batch_size and eval_max_users must be >= 1")
 

@@ -25,8 +25,9 @@ from model.spec import ModelConfig, init_params
 from training.backends import BACKENDS, backend_module
 from training.backends.base import BackendTrainer
 from training.baselines import run_baselines
-from training.batches import Catalog, Examples, load_all_examples, load_catalog, load_examples
+from training.batches import Catalog, Examples, load_catalog
 from training.config import TrainConfig, model_config_for
+from training.examples import Interactions, build_examples, load_interactions
 from training.prep.dataset import read_manifest, vocab_sizes
 from training.publish import publish as publish_version
 from training.report import write_report
@@ -49,13 +50,21 @@ def item_log_q(popularity: np.ndarray) -> np.ndarray:
     return np.log(counts / counts.sum()).astype(np.float32)
 
 
+def training_examples(inter: Interactions, cfg: TrainConfig, max_history: int) -> Examples:
+    """The examples of cfg.examples (training.examples) built from these interactions."""
+    kinds = ("next", "profile") if cfg.examples == "both" else (cfg.examples,)
+    return build_examples(inter, kinds, max_history)
+
+
 def prepare_run(
     backend: str, processed: Path, manifest: dict[str, Any], train_config: TrainConfig
 ) -> tuple[BackendTrainer, ModelConfig, Examples, Catalog]:
     """(backend trainer at its initial weights, architecture, train examples, catalog) for the
     processed data at `processed`: what every training run starts from."""
     model_config = model_config_for(vocab_sizes(manifest), int(manifest.get("max_history", 50)), train_config)
-    examples = load_examples(processed, "train", model_config.max_history)
+    examples = training_examples(
+        load_interactions(processed, ("train",)), train_config, model_config.max_history
+    )
     catalog = load_catalog(processed, model_config.n_items, model_config.n_users)
     trainer = make_trainer(
         backend,
@@ -118,8 +127,9 @@ def refit(
     """A new model from the same initial weights, trained on every interaction for `epochs` epochs:
     what gets published, so the newest interactions and items are in it. Returns (trainer, catalog
     with popularity over all interactions, number of interactions)."""
-    everything = load_all_examples(processed, model_config.max_history)
-    popularity = np.bincount(everything.item_idx, minlength=model_config.n_items)[: model_config.n_items]
+    inter = load_interactions(processed, ("train", "valid", "test"))
+    everything = training_examples(inter, cfg, model_config.max_history)
+    popularity = np.bincount(inter.item_idx, minlength=model_config.n_items)[: model_config.n_items]
     catalog = dataclasses.replace(catalog, item_popularity=popularity.astype(np.int64))
     trainer = make_trainer(
         backend,
@@ -129,8 +139,8 @@ def refit(
         item_log_q=item_log_q(catalog.item_popularity),
     )
     losses = fit_epochs(trainer, cfg, everything, epochs)
-    log.info("%s refit on %d interactions for %d epochs: losses %s", backend, len(everything), epochs, losses)
-    return trainer, catalog, len(everything)
+    log.info("%s refit on %d interactions for %d epochs: losses %s", backend, len(inter), epochs, losses)
+    return trainer, catalog, len(inter)
 
 
 def loses_to_most_popular(result: TrainResult, k: int) -> list[str]:

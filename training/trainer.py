@@ -71,9 +71,9 @@ class Holdout:
     @classmethod
     def load(cls, processed_dir: Path, cfg: TrainConfig) -> Holdout:
         sets = {}
-        for split in ("valid", "test"):
+        for split, max_users in (("valid", cfg.eval_max_users), ("test", None)):
             try:
-                sets[split] = load_eval_set(processed_dir, split, cfg.eval_max_users, cfg.seed)
+                sets[split] = load_eval_set(processed_dir, split, max_users, cfg.seed)
             except FileNotFoundError:
                 log.warning("no %s split in %s: no %s metrics", split, processed_dir, split)
                 sets[split] = None
