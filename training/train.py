@@ -44,6 +44,19 @@ def make_trainer(
     return backend_module(name).Trainer(model_config, train_config, params, **kwargs)
 
 
+def trainer_for(
+    backend: str, model_config: ModelConfig, cfg: TrainConfig, catalog: Catalog
+) -> BackendTrainer:
+    """A fresh trainer at the initial weights, over this catalogue's item features and popularity."""
+    return make_trainer(
+        backend,
+        model_config,
+        cfg,
+        item_features=catalog.item_features,
+        item_log_q=item_log_q(catalog.item_popularity),
+    )
+
+
 def item_log_q(popularity: np.ndarray) -> np.ndarray:
     """log of each item's share of training interactions: the in-batch sampling probability (logQ)."""
     counts = popularity.astype(np.float64) + 1e-3  # unseen items: tiny, finite probability
@@ -66,14 +79,7 @@ def prepare_run(
         load_interactions(processed, ("train",)), train_config, model_config.max_history
     )
     catalog = load_catalog(processed, model_config.n_items, model_config.n_users)
-    trainer = make_trainer(
-        backend,
-        model_config,
-        train_config,
-        item_features=catalog.item_features,
-        item_log_q=item_log_q(catalog.item_popularity),
-    )
-    return trainer, model_config, examples, catalog
+    return trainer_for(backend, model_config, train_config, catalog), model_config, examples, catalog
 
 
 def train(settings: Settings, backend: str, *, publish: bool = True, **overrides: Any) -> TrainResult:
@@ -131,13 +137,7 @@ def refit(
     everything = training_examples(inter, cfg, model_config.max_history)
     popularity = np.bincount(inter.item_idx, minlength=model_config.n_items)[: model_config.n_items]
     catalog = dataclasses.replace(catalog, item_popularity=popularity.astype(np.int64))
-    trainer = make_trainer(
-        backend,
-        model_config,
-        cfg,
-        item_features=catalog.item_features,
-        item_log_q=item_log_q(catalog.item_popularity),
-    )
+    trainer = trainer_for(backend, model_config, cfg, catalog)
     losses = fit_epochs(trainer, cfg, everything, epochs)
     log.info("%s refit on %d interactions for %d epochs: losses %s", backend, len(inter), epochs, losses)
     return trainer, catalog, len(inter)
