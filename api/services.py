@@ -40,6 +40,7 @@ class Services:
         self._producer: KafkaProducer | None = None
         self._producer_lock = threading.Lock()
         self._served: tuple[str, str] | None = None
+        self.holder.get()  # load the current model now, at worker start, not on the first request
 
     def _loaded(self, recommender: Recommender) -> None:
         new = (recommender.artifact.version, recommender.artifact.backend)

@@ -61,7 +61,14 @@ class ModelHolder:
     def check(self) -> None:
         """Start loading the pointed version if it is new (first load is synchronous)."""
         version = read_current(self.registry_dir)
-        if version is None or version == self._attempted or not self._lock.acquire(blocking=False):
+        if version is None or (version == self._attempted and self.current is not None):
+            return
+        # Before the first model is in, a request waits for the load another thread has started
+        # (else it would answer 503 meanwhile); after it, the old model serves during a reload.
+        if not self._lock.acquire(blocking=self.current is None):
+            return
+        if version == self._attempted:  # loaded or refused by the thread this one waited for
+            self._lock.release()
             return
         self._attempted = version
         if self.background and self.current is not None:

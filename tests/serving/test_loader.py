@@ -70,3 +70,27 @@ def test_a_broken_version_is_refused_once_and_the_old_one_serves(registry: Path,
     publish_synthetic(registry, synthetic_config(), "v00003-tensorflow", seed=2)
     assert holder.get().artifact.version == "v00003-tensorflow"
     assert loaded == ["v00001-numpy", "v00003-tensorflow"]
+
+
+def test_requests_during_the_first_load_wait_for_it(registry: Path, tmp_path: Path, monkeypatch):
+    import threading
+
+    from serving import loader
+
+    publish_synthetic(registry, synthetic_config(), "v00001-numpy")
+    slow_load = loader.load_serving_artifact
+
+    def slow(path):
+        time.sleep(0.3)  # a worker loading its model under load
+        return slow_load(path)
+
+    monkeypatch.setattr(loader, "load_serving_artifact", slow)
+    holder, _, loaded = _holder(registry, tmp_path)
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(holder.get())) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 4 and all(a is not None for a in answers)  # none would have said 503
+    assert loaded == ["v00001-numpy"]  # loaded once, the others waited for it
