@@ -43,6 +43,9 @@ class TrainConfig:
     # Skip each epoch's last, smaller batch (the next shuffle brings its examples back): in-batch
     # softmax would give its rows fewer negatives, and XLA would compile the step again for its shape.
     drop_remainder: bool = True
+    # Batches of similar history lengths (training.batches.length_grouped_order): padding work drops
+    # where most histories are short (a shop's data); batches still come in a seeded random order.
+    batches_by_length: bool = True
     user_dropout: float = 0.1  # so the unknown-user row (0) is trained for new users
     history_dropout: float = 0.0
     loss: str = "auto"  # auto | full | sampled
@@ -57,6 +60,10 @@ class TrainConfig:
     # Validation after each epoch uses a seeded sample of at most this many users (all when fewer):
     # evaluation must cost less than the training it steers. The held-out figures use every user.
     eval_max_users: int = 2_000
+    # The "what else" holdout of the selection run: this share of the items of at most eval_max_users
+    # users (with >= 5 items), taken from anywhere in their train timelines; epochs are chosen on the
+    # mean NDCG of it and of the valid split (the next events). 0 = the valid split alone.
+    profile_holdout: float = 0.2
     # After choosing the epoch count on the holdout, train again from the start on every interaction
     # (train + valid + test) for that many epochs and publish that model; the registry keeps the
     # held-out figures of the selection run. False publishes the selection run's own model.
@@ -75,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"schedule must be constant or cosine, not {self.schedule!r}")
         if self.examples not in ("next", "profile", "both"):
             raise ValueError(f"examples must be next, profile or both, not {self.examples!r}")
+        if not 0 <= self.profile_holdout < 1:
+            raise ValueError(f"profile_holdout must be in [0, 1), not {self.profile_holdout}")
         if self.epochs < 1 or self.batch_size < 1 or self.eval_max_users < 1:
             raise ValueError("epochs, batch_size and eval_max_users must be >= 1")
 

@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from model.features import build_history, pad_histories
 from training.batches import pad_list_column
+from training.examples import Interactions
 from training.prep.dataset import (
     FULL_HIST_ITEMS,
     FULL_HIST_TYPES,
@@ -122,6 +124,38 @@ def load_eval_set(
         user_idx=users,
         hist_items=items[rows],
         hist_types=types[rows],
+        relevant=[relevant[int(u)] for u in users],
+        seen=[seen.get(int(u), empty) for u in users],
+        n_items=n_items,
+        item_popularity=popularity,
+        candidates=candidates,
+    )
+
+
+def profile_eval_set(known: Interactions, held: Interactions, n_items: int, max_history: int) -> EvalSet:
+    """The "what else" holdout (training.examples.hold_out_profile): each user of `held` is asked for
+    its held-out items, with the query built from the user's known items (newest first, as serving
+    builds it), those items excluded, and only items of `known` ranked."""
+    relevant, seen = _group(held.user_idx, held.item_idx), _group(known.user_idx, known.item_idx)
+    users = np.array(sorted(relevant), dtype=np.int64)
+    order = np.argsort(known.user_idx, kind="stable")
+    sorted_users = known.user_idx[order]
+    bounds = zip(
+        np.searchsorted(sorted_users, users), np.searchsorted(sorted_users, users, "right"), strict=True
+    )
+    item, kind, when = known.item_idx, known.event_type, known.timestamp
+    histories = [
+        build_history(item[rows], kind[rows], when[rows], np.inf, max_history)
+        for rows in (order[a:b] for a, b in bounds)
+    ]
+    popularity = np.bincount(known.item_idx, minlength=n_items)[:n_items].astype(np.int64)
+    candidates = popularity > 0
+    candidates[0] = False
+    empty = np.zeros(0, np.int64)
+    return EvalSet(
+        user_idx=users,
+        hist_items=pad_histories([h[0] for h in histories], max_history),
+        hist_types=pad_histories([h[1] for h in histories], max_history),
         relevant=[relevant[int(u)] for u in users],
         seen=[seen.get(int(u), empty) for u in users],
         n_items=n_items,

@@ -102,3 +102,31 @@ def build_examples(inter: Interactions, kinds: tuple[str, ...], max_history: int
     if len(parts) == 1:
         return parts[0]
     return Examples(*(np.concatenate([getattr(p, f) for p in parts]) for f in Examples.__dataclass_fields__))
+
+
+def hold_out_profile(
+    inter: Interactions, max_users: int, fraction: float, seed: int, min_items: int = 5
+) -> tuple[Interactions, Interactions]:
+    """(kept, held): for a seeded sample of at most max_users users with at least min_items
+    interactions, a random `fraction` of their items (at least one) is held out from anywhere in their
+    timeline. The selection run trains on `kept` and asks "what else does this user like" of `held`;
+    the refit trains on everything again."""
+    held = np.zeros(len(inter), bool)
+    if fraction <= 0 or max_users < 1 or not len(inter):
+        return inter, _rows(inter, held)
+    per_user = np.bincount(inter.user_idx)
+    eligible = np.flatnonzero(per_user >= min_items)
+    rng = np.random.default_rng(seed)
+    if len(eligible) > max_users:
+        eligible = rng.choice(eligible, max_users, replace=False)
+    # Each row gets a random rank within its user; a sampled user's lowest-ranked rows are held out.
+    order = np.lexsort((rng.random(len(inter)), inter.user_idx))
+    users = inter.user_idx[order]
+    rank = np.arange(len(order)) - np.searchsorted(users, users, side="left")
+    quota = np.maximum(1, np.round(fraction * per_user[users]).astype(np.int64))
+    held[order] = np.isin(users, eligible) & (rank < quota)
+    return _rows(inter, ~held), _rows(inter, held)
+
+
+def _rows(inter: Interactions, mask: np.ndarray) -> Interactions:
+    return Interactions(*(getattr(inter, f)[mask] for f in Interactions.__dataclass_fields__))

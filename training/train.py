@@ -27,7 +27,8 @@ from training.backends.base import BackendTrainer
 from training.baselines import run_baselines
 from training.batches import Catalog, Examples, load_catalog
 from training.config import TrainConfig, model_config_for
-from training.examples import Interactions, build_examples, load_interactions
+from training.evaluate import EvalSet, profile_eval_set
+from training.examples import Interactions, build_examples, hold_out_profile, load_interactions
 from training.prep.dataset import read_manifest, vocab_sizes
 from training.publish import publish as publish_version
 from training.report import write_report
@@ -71,15 +72,22 @@ def training_examples(inter: Interactions, cfg: TrainConfig, max_history: int) -
 
 def prepare_run(
     backend: str, processed: Path, manifest: dict[str, Any], train_config: TrainConfig
-) -> tuple[BackendTrainer, ModelConfig, Examples, Catalog]:
-    """(backend trainer at its initial weights, architecture, train examples, catalog) for the
-    processed data at `processed`: what every training run starts from."""
+) -> tuple[BackendTrainer, ModelConfig, Examples, Catalog, EvalSet | None]:
+    """(backend trainer at its initial weights, architecture, train examples, catalog, profile
+    holdout) for the processed data at `processed`: what every selection run starts from. The
+    examples come from the train split less the profile holdout (training.examples.hold_out_profile)."""
     model_config = model_config_for(vocab_sizes(manifest), int(manifest.get("max_history", 50)), train_config)
-    examples = training_examples(
-        load_interactions(processed, ("train",)), train_config, model_config.max_history
+    cfg = train_config
+    kept, held = hold_out_profile(
+        load_interactions(processed, ("train",)), cfg.eval_max_users, cfg.profile_holdout, cfg.seed
+    )
+    examples = training_examples(kept, cfg, model_config.max_history)
+    profile = (
+        profile_eval_set(kept, held, model_config.n_items, model_config.max_history) if len(held) else None
     )
     catalog = load_catalog(processed, model_config.n_items, model_config.n_users)
-    return trainer_for(backend, model_config, train_config, catalog), model_config, examples, catalog
+    trainer = trainer_for(backend, model_config, cfg, catalog)
+    return trainer, model_config, examples, catalog, profile
 
 
 def train(settings: Settings, backend: str, *, publish: bool = True, **overrides: Any) -> TrainResult:
@@ -89,10 +97,10 @@ def train(settings: Settings, backend: str, *, publish: bool = True, **overrides
     cfg = TrainConfig.load(**overrides)
     processed = settings.processed_dir
     manifest = read_manifest(processed)
-    trainer, model_config, examples, catalog = prepare_run(backend, processed, manifest, cfg)
+    trainer, model_config, examples, catalog, profile = prepare_run(backend, processed, manifest, cfg)
     if not len(examples):
         raise ValueError(f"{processed}/train is empty: nothing to train on")
-    holdout = Holdout.load(processed, cfg)
+    holdout = dataclasses.replace(Holdout.load(processed, cfg), profile=profile)
     result = fit(trainer, backend, model_config, cfg, examples, holdout)
     if holdout.final is not None:
         split, eval_set = holdout.final

@@ -23,6 +23,7 @@ from training.config import TrainConfig
 from training.evaluate import EvalSet, evaluate_scores, load_eval_set
 
 log = logging.getLogger(__name__)
+PROFILE = "profile"
 
 
 @dataclass
@@ -67,6 +68,9 @@ class Holdout:
 
     valid: EvalSet | None
     test: EvalSet | None
+    # "What else does this user like": items held out from anywhere in sampled users' train timelines
+    # (training.examples.hold_out_profile). The epoch is chosen on the mean NDCG@k of both questions.
+    profile: EvalSet | None = None
 
     @classmethod
     def load(cls, processed_dir: Path, cfg: TrainConfig) -> Holdout:
@@ -94,10 +98,34 @@ def evaluate(
     return {key: float(v) for key, v in evaluate_scores(score, eval_set, k=k).items()}
 
 
+def validation_metrics(
+    trainer: BackendTrainer, model_config: ModelConfig, holdout: Holdout, k: int
+) -> dict[str, float]:
+    """The valid split's metrics, and the profile holdout's prefixed `profile_`."""
+    metrics = evaluate(trainer, model_config, holdout.valid, k) if holdout.valid is not None else {}
+    if holdout.profile is not None:
+        profile = evaluate(trainer, model_config, holdout.profile, k)
+        metrics.update({f"{PROFILE}_{key}": v for key, v in profile.items()})
+    return metrics
+
+
+def selection_score(metrics: dict[str, float], k: int, loss: float) -> float:
+    """What the best epoch maximises: the mean NDCG@k over the holdouts present (the next events of
+    the valid split, the profile holdout's items), or -loss without any."""
+    scores = [metrics[key] for key in (f"ndcg@{k}", f"{PROFILE}_ndcg@{k}") if key in metrics]
+    return float(np.mean(scores)) if scores else -loss
+
+
 def epoch_batches(examples: Examples, cfg: TrainConfig, rng: np.random.Generator) -> Iterator[Batch]:
     """One epoch's batches exactly as training makes them from cfg (the speed bench uses it too)."""
     return iter_batches(
-        examples, cfg.batch_size, rng, cfg.user_dropout, cfg.history_dropout, cfg.drop_remainder
+        examples,
+        cfg.batch_size,
+        rng,
+        cfg.user_dropout,
+        cfg.history_dropout,
+        cfg.drop_remainder,
+        cfg.batches_by_length,
     )
 
 
@@ -139,10 +167,10 @@ def fit(
         losses.append(loss)
         if not math.isfinite(loss):
             raise FloatingPointError(f"{backend}: loss is {loss} at epoch {epoch}")
-        metrics = evaluate(trainer, model_config, holdout.valid, cfg.eval_k) if holdout.valid else {}
+        metrics = validation_metrics(trainer, model_config, holdout, cfg.eval_k)
         history.append({"epoch": epoch, "loss": loss, "seconds": seconds[-1], **metrics})
         log.info("%s epoch %d: %s", backend, epoch, history[-1])
-        score = metrics.get(f"ndcg@{cfg.eval_k}", -loss)
+        score = selection_score(metrics, cfg.eval_k, loss)
         if score > best["score"]:
             best = {"score": score, "epoch": epoch, "metrics": metrics, "params": trainer.get_params()}
             stale = 0

@@ -28,7 +28,7 @@ SHAPE = {"n_users": 50_000, "n_items": 20_000, "n_categories": 50, "per_user": 2
 
 
 def _epoch_seconds(backend: str, data: Path, manifest: dict, cfg: TrainConfig) -> tuple[float, float]:
-    trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
+    trainer, _, examples, *_ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(cfg.seed)
     started, losses = time.perf_counter(), []
     for batch in epoch_batches(examples, cfg, rng):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.examples import Interactions, build_examples
+from training.evaluate import profile_eval_set
+from training.examples import Interactions, build_examples, hold_out_profile
 
 
 def _inter():
@@ -45,3 +46,46 @@ def test_both_concatenates_the_kinds():
     assert len(ex) == 10 and ex.hist_items.shape == (10, 3)
     with pytest.raises(ValueError):
         build_examples(_inter(), ("sideways",), max_history=3)
+
+
+def _many(n_users=30, per_user=10, seed=0):
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(1, n_users + 1), per_user)
+    items = np.concatenate([rng.choice(np.arange(1, 60), per_user, replace=False) for _ in range(n_users)])
+    return Interactions(
+        user_idx=users,
+        item_idx=items,
+        timestamp=rng.random(len(users)),
+        event_type=np.full(len(users), 4),
+        weight=np.ones(len(users), np.float32),
+    )
+
+
+def test_profile_holdout_takes_a_share_of_sampled_users_items_and_keeps_the_rest():
+    inter = _many()
+    kept, held = hold_out_profile(inter, max_users=12, fraction=0.2, seed=3)
+    assert len(kept) + len(held) == len(inter)
+    held_users, counts = np.unique(held.user_idx, return_counts=True)
+    assert len(held_users) == 12 and set(counts) == {2}  # 20% of 10 items, for 12 of the 30 users
+    pairs = set(zip(kept.user_idx.tolist(), kept.item_idx.tolist(), strict=True))
+    assert not pairs & set(zip(held.user_idx.tolist(), held.item_idx.tolist(), strict=True))
+    again = hold_out_profile(inter, max_users=12, fraction=0.2, seed=3)[1]
+    assert np.array_equal(again.item_idx, held.item_idx)  # seeded
+    assert len(hold_out_profile(inter, max_users=12, fraction=0.0, seed=3)[1]) == 0
+
+
+def test_profile_holdout_skips_users_with_too_few_items():
+    kept, held = hold_out_profile(_inter(), max_users=10, fraction=0.5, seed=0, min_items=4)
+    assert set(held.user_idx.tolist()) == {1} and len(held) == 2 and len(kept) == 3
+
+
+def test_profile_eval_set_asks_for_held_items_from_the_known_ones_newest_first():
+    inter = _inter()
+    held_mask = inter.item_idx == 11
+    known = Interactions(*(getattr(inter, f)[~held_mask] for f in Interactions.__dataclass_fields__))
+    held = Interactions(*(getattr(inter, f)[held_mask] for f in Interactions.__dataclass_fields__))
+    es = profile_eval_set(known, held, n_items=30, max_history=4)
+    assert es.user_idx.tolist() == [1]
+    assert es.hist_items[0].tolist() == [13, 12, 10, 0] and es.hist_types[0].tolist() == [4, 3, 1, 0]
+    assert es.relevant[0].tolist() == [11] and es.seen[0].tolist() == [10, 12, 13]
+    assert not es.candidates[11] and es.candidates[[10, 12, 13, 20]].all()

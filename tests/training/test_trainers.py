@@ -216,3 +216,11 @@ def _status_lines(settings: Settings, capsys) -> str:
     capsys.readouterr()
     status(settings)
     return capsys.readouterr().out
+
+
+def test_the_epoch_is_chosen_on_both_questions_when_both_holdouts_exist():
+    selection_score = trainer_loop.selection_score
+    assert selection_score({"ndcg@10": 0.2, "profile_ndcg@10": 0.4}, 10, loss=3.0) == pytest.approx(0.3)
+    assert selection_score({"ndcg@10": 0.2}, 10, loss=3.0) == pytest.approx(0.2)
+    assert selection_score({"profile_ndcg@10": 0.4}, 10, loss=3.0) == pytest.approx(0.4)
+    assert selection_score({}, 10, loss=3.0) == -3.0
