@@ -138,13 +138,20 @@ def iter_batches(
     user_dropout: float = 0.0,
     history_dropout: float = 0.0,
     drop_remainder: bool = False,
+    by_length: bool = False,
 ) -> Iterator[Batch]:
     """One epoch of shuffled batches. User ids are dropped to 0 (the unknown-user row) with
     probability user_dropout, history entries with history_dropout, all from `rng`, so a given seed
     yields the same batches for every backend. Histories are cut to the batch's longest.
-    drop_remainder: skip the last, smaller batch when there is a full one (see batches_per_epoch)."""
-    order = rng.permutation(len(examples))
-    for start in range(0, batches_per_epoch(len(order), batch_size, drop_remainder) * batch_size, batch_size):
+    drop_remainder: skip the last, smaller batch when there is a full one (see batches_per_epoch).
+    by_length: batches of similar history lengths (length_grouped_order), so short histories are not
+    padded to the longest of a random batch."""
+    order = length_grouped_order(examples, batch_size, rng) if by_length else rng.permutation(len(examples))
+    n_batches = batches_per_epoch(len(order), batch_size, drop_remainder)
+    starts = np.arange(n_batches) * batch_size
+    if by_length:
+        starts = rng.permutation(starts)
+    for start in starts:
         batch = examples.take(order[start : start + batch_size])
         user, items, types = batch.user_idx, batch.hist_items, batch.hist_types
         if user_dropout > 0:
@@ -154,6 +161,20 @@ def iter_batches(
             items, types = items * keep, types * keep
         width = trimmed_width(items)
         yield Batch(user, items[:, :width], types[:, :width], batch.item_idx, batch.weight)
+
+
+def length_grouped_order(examples: Examples, batch_size: int, rng: np.random.Generator, pool: int = 64):
+    """A shuffled order in which each run of batch_size examples has similar history lengths: shuffle,
+    then sort by length within chunks of `pool` batches; a last, smaller batch keeps random examples
+    (so drop_remainder drops random ones, not the longest). The caller shuffles the batches' order."""
+    order = rng.permutation(len(examples))
+    lengths = (examples.hist_items[order] > 0).sum(axis=1)
+    full = len(order) - len(order) % batch_size
+    chunk = batch_size * pool
+    for start in range(0, full, chunk):
+        part = slice(start, min(start + chunk, full))
+        order[part] = order[part][np.argsort(lengths[part], kind="stable")]
+    return order
 
 
 def batches_per_epoch(n_examples: int, batch_size: int, drop_remainder: bool) -> int:

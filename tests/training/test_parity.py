@@ -34,7 +34,7 @@ def _run(
         user_dropout=0.2,
         history_dropout=0.1,
     )
-    trainer, _, examples, _ = prepare_run(backend, data, manifest, cfg)
+    trainer, _, examples, *_ = prepare_run(backend, data, manifest, cfg)
     rng = np.random.default_rng(7)
     batches = list(epoch_batches(examples, cfg, rng))[:6]
     losses = [trainer.train_step(batch, 0.01) for batch in batches]
@@ -111,3 +111,20 @@ def test_drop_remainder_keeps_only_full_batches(tmp_path: Path):
     # With no full batch to keep, nothing is dropped.
     (whole,) = iter_batches(examples, n + 1, np.random.default_rng(0), drop_remainder=True)
     assert len(whole.item_idx) == n
+
+
+def test_length_grouped_batches_cover_every_example_once_with_less_padding():
+    from training.batches import Examples
+
+    rng = np.random.default_rng(1)
+    n, width = 1000, 40
+    lengths = rng.integers(0, width + 1, n)
+    hist = np.where(np.arange(width)[None, :] < lengths[:, None], rng.integers(1, 50, (n, width)), 0)
+    examples = Examples(np.arange(n), hist, hist % 4, np.arange(n) + 1, np.ones(n, np.float32))
+    grouped = list(iter_batches(examples, 32, np.random.default_rng(0), by_length=True))
+    plain = list(iter_batches(examples, 32, np.random.default_rng(0)))
+    assert sorted(np.concatenate([b.user_idx for b in grouped]).tolist()) == list(range(n))
+    padded = [sum(b.hist_items.size for b in batches) for batches in (grouped, plain)]
+    assert padded[0] < 0.75 * padded[1]
+    again = list(iter_batches(examples, 32, np.random.default_rng(0), by_length=True))
+    assert all(np.array_equal(a.item_idx, b.item_idx) for a, b in zip(grouped, again, strict=True))
