@@ -44,7 +44,7 @@ lint: $(STAMP) ## ruff check and format check
 fmt: $(STAMP) ## Format the code with ruff
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
 
-broker: $(STAMP) ## Start the embedded Kafka broker (unless KAFKA_BOOTSTRAP_SERVERS is set)
+broker: $(STAMP) ## Start the embedded Apache Kafka (Java 17; Maven fetches it on first use) unless KAFKA_BOOTSTRAP_SERVERS is set
 	$(PY) -m infra.broker start
 
 ingest: $(STAMP) ## Stream EVENTS simulated events (or a replay of DATA) and land them as Parquet

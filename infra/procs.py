@@ -71,7 +71,10 @@ def read(run_dir: Path, name: str) -> Proc | None:
     except (OSError, ValueError):
         return None
     proc = Proc(name, int(info["pid"]), list(info["cmd"]), Path(info["log"]))
-    if _alive(proc.pid) and Path(proc.cmd[0]).name in _cmdline(proc.pid):
+    # The program's name and its last argument: a reused pid that runs `java` too (a Spark driver in
+    # place of the broker) is not ours unless it also runs our broker's config file.
+    cmdline = _cmdline(proc.pid)
+    if _alive(proc.pid) and Path(proc.cmd[0]).name in cmdline and proc.cmd[-1] in cmdline:
         return proc
     path.unlink(missing_ok=True)
     return None
@@ -152,7 +155,7 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0, proc: Proc | None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free now (for tests: Tansu cannot be given port 0)."""
+    """A port that is free now, for a service whose address must be known before it starts."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]

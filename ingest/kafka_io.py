@@ -1,7 +1,8 @@
 """Kafka clients built from Settings, with the choices that keep data safe on any broker.
 
 Producers use acks=all (acks=0 loses messages silently), consumers commit manually and use short
-session timeouts (a group join takes about half of it), and topics are created explicitly.
+session timeouts (a member that dies without leaving holds its partitions until the timeout), and
+topics are created explicitly (the embedded broker does not create them on first use).
 """
 
 from __future__ import annotations
@@ -25,6 +26,12 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
         retries=5,
         linger_ms=5,
         max_in_flight_requests_per_connection=1,  # keeps per-key order through retries
+        # kafka-python 3.0.12's idempotent producer (its default) never expires its queued batches
+        # once its broker is gone: an expired in-flight batch resets its producer id, and it then
+        # waits for a new one instead of sending or expiring, so flush() and close() time out and
+        # raise (seen with Apache Kafka SIGKILLed mid-run). Duplicates a retry may write are
+        # removed downstream by event_id (Spark, the online store).
+        enable_idempotence=False,
         request_timeout_ms=10_000,
         max_block_ms=10_000,
     )

@@ -4,7 +4,7 @@ Each stage is a process of its own: a *service* keeps running in the background 
 infra.procs, pid file and log under the run directory), a *step* runs in the foreground until it
 exits. Each has a done-check, so `make up` run again with the same data skips what is done:
 
-    broker          service  the embedded Kafka broker (skipped with an external cluster)
+    broker          service  the embedded Apache Kafka (skipped with an external cluster)
     landing         service  python -m ingest.landing         (Kafka -> Parquet landing zone)
     store-consumer  service  python -m serving.store_consumer (Kafka -> online store)
     events          step     python -m ingest.produce simulate | replay DATA
@@ -26,7 +26,7 @@ import requests
 
 from infra import procs
 from infra.broker import NAME as BROKER
-from infra.broker import broker_command
+from infra.broker import prepare_broker
 from infra.config import REPO_ROOT, Settings
 from ingest.landing import landing_counts
 from model.artifact import current_manifest
@@ -63,7 +63,8 @@ class Run:
 class Stage:
     name: str
     kind: str  # SERVICE, STEP or WAIT
-    command: Callable[[Run], list[str] | None]  # None: nothing to run (e.g. an external broker)
+    # Asked only when the stage is not done. None: nothing to run (an external broker).
+    command: Callable[[Run], list[str] | None]
     done: Callable[[Run], bool]
 
 
@@ -118,11 +119,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         BROKER,
         SERVICE,
-        lambda run: (
-            broker_command(run.settings.broker_host, run.settings.broker_port)
-            if run.settings.embedded_broker
-            else None
-        ),
+        lambda run: prepare_broker(run.settings) if run.settings.embedded_broker else None,
         _running(BROKER),
     ),
     Stage("landing", SERVICE, lambda run: _python("ingest.landing"), _running("landing")),

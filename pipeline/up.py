@@ -22,7 +22,9 @@ from pathlib import Path
 
 from infra import procs
 from infra.broker import NAME as BROKER
+from infra.broker import BrokerError, kafka_dir, wait_ready
 from infra.config import REPO_ROOT, Settings, load_settings
+from infra.kafka_jars import SetupError
 from ingest.landing import landing_counts
 from model.artifact import USERS
 from model.registry import read_current, serving_dir
@@ -70,12 +72,13 @@ def run_step(settings: Settings, name: str, cmd: list[str]) -> None:
 
 
 def reset_if_new_data(settings: Settings, key: str) -> PipelineState:
-    """Another data set than last time: stop everything and remove its events, models and store."""
+    """Another data set than last time: stop everything and remove its events (landed and in the
+    embedded broker), models and store."""
     state = PipelineState.load(settings.var_dir)
     if state.dataset and state.dataset != key:
         print(f"==> new data set ({key}); clearing the previous run's data, models and user history")
         procs.stop_all(settings.run_dir)
-        for path in (settings.data_dir, settings.models_dir, settings.var_dir / "store"):
+        for path in (settings.data_dir, settings.models_dir, settings.var_dir / "store", kafka_dir(settings)):
             shutil.rmtree(path, ignore_errors=True)
         state = PipelineState()
     state.dataset = key
@@ -89,7 +92,7 @@ def start_service(run: Run, stage: Stage, command: list[str], timeout: float = 1
     proc = procs.start(settings.run_dir, stage.name, command, env=child_env(settings), cwd=REPO_ROOT)
     print(f"    {stage.name}: pid {proc.pid}, log {proc.log}")
     if stage.name == BROKER:  # a real metadata answer, not only an open port
-        procs.wait_for_port(settings.broker_host, settings.broker_port, timeout=30.0, proc=proc)
+        wait_ready(settings, proc)
     deadline = time.monotonic() + timeout
     while not stage.done(run):
         if time.monotonic() > deadline or not procs.read(settings.run_dir, stage.name):
@@ -124,11 +127,12 @@ def record(run: Run, stage: Stage) -> None:
 def run_stages(run: Run, until: str | None = None) -> None:
     """Every stage in order: skipped when done, else run (a service started, a step waited for)."""
     for stage in STAGES:
-        command = stage.command(run)
-        if stage.kind == SERVICE and command is None:
-            print(f"==> {stage.name}: external ({run.settings.bootstrap_servers})")
-        elif stage.done(run):
+        done = stage.done(run)
+        command = None if done else stage.command(run)
+        if done:
             print(f"==> {stage.name}: done already")
+        elif stage.kind == SERVICE and command is None:
+            print(f"==> {stage.name}: external ({run.settings.bootstrap_servers})")
         else:
             with timed(stage.name):
                 if stage.kind == SERVICE:
@@ -185,7 +189,10 @@ def main(argv: list[str] | None = None) -> int:
     data = args.data.resolve() if args.data else None
     if data and not data.exists():
         parser.error(f"--data {data} does not exist")
-    up(settings, args.backend, args.events, data, args.until)
+    try:
+        up(settings, args.backend, args.events, data, args.until)
+    except (SetupError, BrokerError) as exc:  # said in a sentence, not a traceback
+        raise SystemExit(f"error: {exc}") from exc
     return 0
 
 

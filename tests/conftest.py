@@ -21,7 +21,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Tansu broker for the whole session (or the cluster in KAFKA_BOOTSTRAP_SERVERS)."""
+    """A real Apache Kafka broker for the whole session (or the cluster in KAFKA_BOOTSTRAP_SERVERS)."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         yield external

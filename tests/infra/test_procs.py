@@ -28,6 +28,15 @@ def test_stale_pid_file_is_ignored_and_removed(tmp_path):
     assert done.pid > 1
 
 
+def test_a_reused_pid_running_the_same_program_otherwise_is_not_ours(tmp_path):
+    # The broker is `java ...`; after a crash its pid may go to another JVM (a Spark driver).
+    other = procs.start(tmp_path, "other", SLEEPER)
+    pid_file = tmp_path / "broker.pid"
+    pid_file.write_text(json.dumps({"pid": other.pid, "cmd": [sys.executable, "-c", "pass"], "log": "x"}))
+    assert procs.read(tmp_path, "broker") is None and not pid_file.exists()
+    assert procs.stop(tmp_path, "other")
+
+
 def test_stop_all_stops_broker_last(tmp_path):
     for name in ("broker", "api", "landing"):
         procs.start(tmp_path, name, SLEEPER)

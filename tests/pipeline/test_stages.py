@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from infra.config import Settings
 from model.registry import write_current
 from pipeline.stages import STAGES, Run
 from pipeline.state import PipelineState, dataset_key
+from pipeline.up import main as make_up
 from tests.fixtures.synthetic import publish_synthetic, synthetic_config
 from tests.training.prep.landing_data import event, write_events
 
@@ -60,3 +63,12 @@ def test_training_is_done_when_current_is_this_backend_on_this_snapshot(settings
     write_current(settings.registry_dir, "v00001-pytorch")
     run.state.stages["preprocess"] = "a-newer-snapshot"
     assert not train.done(run)
+
+
+def test_make_up_says_in_a_sentence_that_java_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on it
+    with pytest.raises(SystemExit, match="^error: Java 17 or newer is needed"):
+        make_up(["--until", "broker"])
