@@ -13,7 +13,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. config keys: SETTINGS (infra.config.Settings; default load_settings()),
     RELOAD_INTERVAL (s between `current` pointer checks), RELOAD_IN_BACKGROUND, MIN_HISTORY
     (items needed for personalised answers), PRODUCE_TIMEOUT (s), MAX_CONTENT_LENGTH (bytes)."""
-    from api import errors, metrics, services
+    from api import errors, guards, metrics, services
     from api.openapi import bp as openapi_bp
     from api.routes.events import bp as events_bp
     from api.routes.ops import bp as ops_bp
@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     errors.init_app(app)
     metrics.init_app(app)
+    guards.init_app(app)
     services.init_app(app, app.config.get("SETTINGS"))
     for bp in (recommendations_bp, events_bp, ops_bp, openapi_bp):
         app.register_blueprint(bp)
