@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify
 
 MAX_BODY_BYTES = 1024 * 1024
+
+
+class ApiFlask(Flask):
+    """Flask whose automatic OPTIONS answer is JSON, like every other answer: the methods the path
+    allows, in the body and in the Allow header."""
+
+    def make_default_options_response(self) -> Response:
+        methods = sorted(super().make_default_options_response().allow)
+        response = jsonify({"allow": methods})
+        response.allow.update(methods)
+        return response
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -19,7 +30,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from api.routes.ops import bp as ops_bp
     from api.routes.recommendations import bp as recommendations_bp
 
-    app = Flask(__name__)
+    app = ApiFlask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     app.json.sort_keys = False

@@ -24,6 +24,9 @@ timeout = 30
 graceful_timeout = 10
 keepalive = 5
 accesslog = None
+# gunicorn's largest request line short of unlimited: the app answers URIs over api.guards.MAX_URI_BYTES
+# (4 KiB) with a JSON 414 itself; only request lines over 8190 bytes still meet gunicorn's HTML 414.
+limit_request_line = 8190
 
 _metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.run_dir / "prometheus"))
 
