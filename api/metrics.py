@@ -33,6 +33,9 @@ RECOMMENDATIONS = Counter(
     "Recommendation responses by strategy; fallback rate = strategy!=personalized / all",
     ["strategy"],
 )
+REQUESTS_SHED = Counter(
+    "api_requests_shed_total", "Requests answered 503 unserved: they waited past the queue deadline"
+)
 EVENTS_ACCEPTED = Counter("events_accepted_total", "Events accepted by POST /events")
 MODEL_VERSION = Gauge(
     "model_version_info",
