@@ -1,8 +1,8 @@
 """A small file-based heartbeat: long-running consumers say they are alive and how far behind they are;
 `/ready` (and anything else on the machine) reads it.
 
-Writer: `Heartbeat(run_dir, "landing").beat(lag)` in the consumer's poll loop; it writes at most once
-per `every` seconds, atomically, to `<run_dir>/heartbeat/<name>.json`:
+Writer: `Heartbeat(run_dir, "landing").beat(lag)` in the consumer's poll loop, `.close()` on a clean
+stop; it writes at most once per `every` seconds, atomically, to `<run_dir>/heartbeat/<name>.json`:
 
     {"name": "landing", "pid": 1234, "time": <unix s>, "lag": 17, "history": [[<unix s>, <lag>], ...]}
 
@@ -57,6 +57,10 @@ class Heartbeat:
         tmp.write_text(json.dumps(record))
         os.replace(tmp, path)  # readers see the old beat or the new one, never half of one
         return True
+
+    def close(self) -> None:
+        """A clean stop: remove the file, so a consumer stopped on purpose is not reported dead."""
+        (heartbeat_dir(self.run_dir) / f"{self.name}.json").unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

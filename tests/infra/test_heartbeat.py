@@ -24,6 +24,8 @@ def test_a_healthy_beat_is_no_problem(tmp_path: Path) -> None:
     assert hb.beat(5, now=1000.0) and not hb.beat(6, now=1000.5)  # at most once a second
     assert check(tmp_path, now=1001.0) == {}
     assert [p.name for p in heartbeat_dir(tmp_path).iterdir()] == ["landing.json"]  # no temp left
+    hb.close()  # a clean stop is not a death
+    assert check(tmp_path, now=2000.0) == {}
 
 
 def test_dead_and_stuck_consumers(tmp_path: Path) -> None:
