@@ -19,11 +19,14 @@ _settings = load_settings()
 bind = f"{_settings.api_host}:{_settings.api_port}"
 workers = _settings.api_workers
 threads = _settings.api_threads
-worker_class = "gthread"
+worker_class = "api.shedding.SheddingWorker"  # gthread, shedding requests queued past their deadline
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
 accesslog = None
+# gunicorn's largest request line short of unlimited: the app answers URIs over api.guards.MAX_URI_BYTES
+# (4 KiB) with a JSON 414 itself; only request lines over 8190 bytes still meet gunicorn's HTML 414.
+limit_request_line = 8190
 
 _metrics_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.run_dir / "prometheus"))
 

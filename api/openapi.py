@@ -138,7 +138,12 @@ SPEC: dict[str, Any] = {
                 "type": "object",
                 "required": ["user_id", "item_id", "event_type", "timestamp"],
                 "properties": {
-                    "event_id": {"type": "string"},
+                    "event_id": {
+                        "type": "string",
+                        "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+                        "description": "the client's own id, so a retried POST is a duplicate the "
+                        "consumers and the Spark job remove; assigned by the API when absent",
+                    },
                     "user_id": {"type": "string"},
                     "item_id": {"type": "string"},
                     "event_type": {"type": "string", "enum": ["view", "add_to_cart", "purchase", "rating"]},

@@ -54,6 +54,9 @@ class Settings:
     # (threads of one worker queue on its GIL); 2 threads still overlap a request waiting on Kafka.
     api_workers: int = 3
     api_threads: int = 2  # request threads per gunicorn worker (gthread)
+    # A request that waited longer than this for a worker thread is answered 503 + Retry-After unserved
+    # (api/shedding.py): its client has likely given up, and serving it would delay the ones behind.
+    api_queue_deadline_ms: int = 1000  # 0: never shed
     online_store_url: str = ""
     store_keep_per_user: int = 1000  # the online store keeps each user's newest N events (0: all)
     extra: dict[str, Any] = field(default_factory=dict)

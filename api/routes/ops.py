@@ -1,4 +1,6 @@
-"""GET /health (the process answers) and GET /ready (a model is loaded and the store answers)."""
+"""GET /health (the process answers) and GET /ready (a model is loaded, the store answers, and no
+consumer that keeps a heartbeat under var/run/heartbeat is dead or stuck; a growing lag is reported
+as a warning, with 200: the API still serves, only fresher events are late)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from flask import Blueprint, jsonify
 
 from api.errors import ApiError
 from api.services import services
+from infra import heartbeat
 from serving.store import StoreError
 
 bp = Blueprint("ops", __name__)
@@ -28,8 +31,14 @@ def ready():
         svc.store.ping()
     except StoreError as exc:
         problems["store"] = str(exc)
+    consumers = heartbeat.check(svc.settings.run_dir)
+    lagging = {name: p for name, p in consumers.items() if p.startswith("lag growing")}
+    down = {name: p for name, p in consumers.items() if name not in lagging}
+    if down:
+        problems["consumers"] = down
     if problems:
         raise ApiError(503, "not_ready", "the API cannot serve yet", problems)
-    return jsonify(
-        {"status": "ready", "model": {"backend": rec.artifact.backend, "version": rec.artifact.version}}
-    )
+    body = {"status": "ready", "model": {"backend": rec.artifact.backend, "version": rec.artifact.version}}
+    if lagging:
+        body["warnings"] = {"consumers": lagging}
+    return jsonify(body)

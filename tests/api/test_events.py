@@ -40,6 +40,22 @@ def test_bad_bodies_are_400(client: FlaskClient, body: str) -> None:
     assert response.status_code == 400 and response.is_json
 
 
+@pytest.mark.parametrize(
+    "event_id", ["has space", "-leading-dash", "x" * 129, "é", "a/b", "a\x00", ["e1"], 1.5, True, 10**200]
+)
+def test_client_event_ids_are_checked(client: FlaskClient, event_id: object) -> None:
+    response = client.post("/events", json=_event("u1", "i1", event_id=event_id))
+    assert response.status_code == 400
+    assert response.get_json()["error"]["details"][0]["reason"].startswith("event_id: ")
+
+
+def test_client_event_id_pattern_matches_openapi(client: FlaskClient) -> None:
+    from api.guards import EVENT_ID_PATTERN
+
+    spec = client.get("/openapi.json").get_json()["components"]["schemas"]["Event"]["properties"]
+    assert spec["event_id"]["pattern"] == f"^{EVENT_ID_PATTERN.pattern}$"
+
+
 def test_broker_unreachable_is_503_and_nothing_stored(client: FlaskClient) -> None:
     # The `settings` fixture points Kafka at 127.0.0.1:1, where nothing listens.
     response = client.post("/events", json=_event("u1", "i1"))
@@ -56,19 +72,20 @@ def kafka_client(kafka_settings: Settings) -> FlaskClient:
 
 @pytest.mark.kafka
 def test_events_reach_kafka_and_the_store(kafka_settings: Settings, kafka_client: FlaskClient) -> None:
-    response = kafka_client.post("/events", json=[_event("u1", "i1", event_id="e1"), _event("u1", "i2")])
+    e1 = "01JE.retry:7_e-1"  # a client's own id, every character class allowed
+    response = kafka_client.post("/events", json=[_event("u1", "i1", event_id=e1), _event("u1", "i2")])
     assert response.status_code == 202
     body = response.get_json()
-    assert body["accepted"] == 2 and body["event_ids"][0] == "e1"
+    assert body["accepted"] == 2 and body["event_ids"][0] == e1
     assert {row[0] for row in _stored(kafka_client, "u1")} == {"i1", "i2"}
-    assert kafka_client.post("/events", json=_event("u1", "i1", event_id="e1")).status_code == 202
+    assert kafka_client.post("/events", json=_event("u1", "i1", event_id=e1)).status_code == 202  # a retry
     assert len(_stored(kafka_client, "u1")) == 2  # same event_id: stored once
     consumer = make_consumer(kafka_settings, None, kafka_settings.events_topic, consumer_timeout_ms=5000)
     try:
         ids = [json.loads(r.value)["event_id"] for r in consumer]
     finally:
         consumer.close()
-    assert sorted(ids) == sorted([*body["event_ids"], "e1"])
+    assert sorted(ids) == sorted([*body["event_ids"], e1])  # the Spark job drops the copy
 
 
 @pytest.mark.kafka

@@ -32,6 +32,28 @@ def test_not_ready_without_model(settings: Settings) -> None:
     _error(make_app(settings).test_client().get("/recommendations/u1"), 503)
 
 
+def test_ready_reports_dead_stuck_and_lagging_consumers(settings: Settings, client: FlaskClient) -> None:
+    import time
+
+    from infra.heartbeat import GROWTH_WINDOW_S, Heartbeat
+    from tests.infra.test_heartbeat import dead_consumer
+
+    now = time.time()
+    lagging = Heartbeat(settings.run_dir, "store")
+    for n in range(4):
+        lagging.beat(1000 * (n + 1), now=now - GROWTH_WINDOW_S + n * GROWTH_WINDOW_S / 3)
+    ready = client.get("/ready")
+    assert ready.status_code == 200  # still serving: only fresher events are late
+    assert ready.get_json()["warnings"]["consumers"]["store"].startswith("lag growing: 1000 -> 4000")
+    pid = dead_consumer(settings.run_dir, "landing")
+    details = _error(client.get("/ready"), 503)["details"]
+    assert details["consumers"]["landing"].startswith(f"dead: process {pid} is gone")
+    assert "store" not in details["consumers"]
+    Heartbeat(settings.run_dir, "store").beat(0, now=now - 120)
+    details = _error(client.get("/ready"), 503)["details"]
+    assert details["consumers"]["store"].startswith("stuck: no heartbeat for 12")
+
+
 def test_http_errors_are_json(client: FlaskClient) -> None:
     _error(client.get("/no/such/route"), 404)
     assert _error(client.delete("/recommendations/u1"), 405)["code"] == "method_not_allowed"
