@@ -10,6 +10,13 @@ reason (see ingest.dead_letter). Only after the files are on disk and the dead l
 acknowledged (acks=all) are the offsets committed:
 SIGKILL at any moment loses nothing; redelivered events may land twice (Spark dedups by event_id).
 
+Commits happen on the polling thread only, never in a rebalance listener: kafka-python 3.x calls
+listeners on its IO thread, where a blocking `commit()` raises (and a raising listener ends the
+consumer). So a partition that moves to another member is redelivered to it from its last commit
+(duplicates, never a gap), and what this member still holds of it lands and is committed as usual:
+committing offsets whose events are durable is safe whoever owns the partition by then. A commit that
+fails (a rebalance in progress, the broker away) is logged and carried into the next one.
+
     python -m ingest.landing [--max-events N] [--idle-timeout S]   (SIGTERM: finish batch, commit, exit 0)
 """
 
@@ -26,7 +33,7 @@ from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -85,9 +92,10 @@ class _Lander:
         self.summary, self.batch = LandingSummary(), _Batch()
         self.producer = make_producer(settings, linger_ms=0)
         self.consumer = make_consumer(settings, settings.consumer_group, max_poll_records=5000)
-        self.consumer.subscribe([settings.events_topic], listener=_FlushOnRevoke(self))
+        self.consumer.subscribe([settings.events_topic])
         self.writer = WriterProcess(settings.landing_dir, settings.max_event_bytes)  # starts while joining
         self.pending: _Batch | None = None  # submitted to the writer, not yet committed
+        self.uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}  # durable, commit failed
 
     def add(self, polled: dict[TopicPartition, list]) -> None:
         """Buffer one poll's messages (each partition's in offset order)."""
@@ -137,14 +145,23 @@ class _Lander:
                 for offset, value, key in zip(p.offsets, p.values, p.keys, strict=True)
             ]
             self._dead_letter([(*messages[i], reason) for i, reason in done.dead])
-        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()}
-        self.consumer.commit(offsets)
+        self._commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()})
         self.summary.landed += done.landed
         self.summary.dead_lettered += len(done.dead)
         self.summary.files += len(done.files)
         log.info(
             "landed %d events in %d files, %d dead letters", done.landed, len(done.files), len(done.dead)
         )
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit offsets of durable events; a failure only delays them to the next commit."""
+        self.uncommitted.update(offsets)
+        try:
+            self.consumer.commit(dict(self.uncommitted))
+        except KafkaError as exc:  # the events are on disk: redelivery would only duplicate them
+            log.warning("commit failed, retried with the next batch: %r", exc)
+        else:
+            self.uncommitted.clear()
 
     def _dead_letter(self, dead: list) -> None:
         topic = self.settings.dead_letter_topic
@@ -168,22 +185,16 @@ class _Lander:
         dead_letter.record_batch(self.settings.landing_dir, entries)
 
     def close(self) -> None:
-        self.writer.close()
-        self.consumer.close(autocommit=False)
-        self.producer.close()
-
-
-class _FlushOnRevoke(ConsumerRebalanceListener):
-    """Commit what we hold before partitions move to another member (fewer duplicates)."""
-
-    def __init__(self, lander: _Lander) -> None:
-        self.lander = lander
-
-    def on_partitions_revoked(self, revoked) -> None:
-        self.lander.flush(wait=True)
-
-    def on_partitions_assigned(self, assigned) -> None:
-        pass
+        """Release the writer, the consumer and the producer, each whatever the others do."""
+        for name, close in (
+            ("writer", self.writer.close),
+            ("consumer", lambda: self.consumer.close(autocommit=False)),
+            ("producer", self.producer.close),
+        ):
+            try:
+                close()
+            except Exception:  # never hide the error that ended the run behind one from closing
+                log.exception("closing the landing %s failed", name)
 
 
 def run_landing(
