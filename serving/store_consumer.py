@@ -2,8 +2,9 @@
 
 Its own consumer group (`settings.store_consumer_group`), so every event reaches the store whatever
 produced it (the API, the simulator, a replay). Offsets are committed after the batch is written, and
-writes are idempotent by event_id, so a crash replays at most one batch harmlessly. Undecodable
-records are skipped (the landing consumer dead-letters them). The lag (records behind the high-water
+writes are idempotent by event_id, so a crash replays at most one batch harmlessly. A record that is
+not a valid event, whatever it holds, is logged and skipped, never fatal: the landing consumer
+dead-letters it (one dead letter per record, not one per consumer group). The lag (records behind the high-water
 marks) is written to the store's meta table for `/metrics`.
 """
 
@@ -18,7 +19,7 @@ from kafka import TopicPartition
 
 from infra.config import Settings, load_settings
 from ingest.kafka_io import ensure_topics, make_consumer
-from ingest.schema import EventError, decode_event
+from ingest.schema import decode_event
 from serving.store import OnlineStore, open_store
 
 log = logging.getLogger("serving.store_consumer")
@@ -47,9 +48,13 @@ def consume(settings: Settings, store: OnlineStore, stop: threading.Event, poll_
                 for record in records:
                     try:
                         events.append(decode_event(record.value, settings.max_event_bytes))
-                    except EventError as exc:
+                    except Exception as exc:  # EventError, or anything a payload can raise: skip it
                         log.warning(
-                            "skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+                            "skipping %s[%d]@%d: %s",
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                            str(exc)[:200] or type(exc).__name__,
                         )
             if events:
                 stored += store.add_events(events)
