@@ -18,6 +18,10 @@ committing offsets whose events are durable is safe whoever owns the partition b
 fails (a rebalance in progress, the broker away) is logged and carried into the next one.
 
     python -m ingest.landing [--max-events N] [--idle-timeout S]   (SIGTERM: finish batch, commit, exit 0)
+
+Run without --max-events and --idle-timeout (a service, as `make up` runs it), it outlives broker and
+disk errors: the run ends without committing what is not durable, and starts again with backoff
+(infra.retry), re-reading from the last commit.
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from infra.config import Settings, load_settings
+from infra.retry import retry
 from ingest import dead_letter
 from ingest.kafka_io import ensure_topics, make_consumer, make_producer
-from ingest.land_writer import WriterProcess
+from ingest.land_writer import WriterError, WriterProcess
 from ingest.parquet_sink import landed_files
 from ingest.schema import EVENT_ID
 
@@ -295,8 +300,15 @@ def main(argv: list[str] | None = None) -> int:
         settings.consumer_group,
         settings.bootstrap_servers,
     )
+
+    def run() -> LandingSummary:
+        return run_landing(settings, args.max_events, args.idle_timeout, stop, args.batch_size)
+
     try:
-        summary = run_landing(settings, args.max_events, args.idle_timeout, stop, args.batch_size)
+        if args.max_events is None and args.idle_timeout is None:  # a service: outlive the errors
+            summary = retry(run, (KafkaError, WriterError, OSError), stop, log) or LandingSummary()
+        else:  # a bounded run: its caller decides
+            summary = run()
     except KafkaError as exc:  # nothing was committed after the last durable batch: safe to restart
         print(f"landing: Kafka at {settings.bootstrap_servers} failed: {exc!r}", file=sys.stderr)
         return 1

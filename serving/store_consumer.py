@@ -13,14 +13,17 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import threading
 
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from infra.config import Settings, load_settings
+from infra.retry import retry
 from ingest.kafka_io import ensure_topics, make_consumer
 from ingest.schema import decode_event
-from serving.store import OnlineStore, open_store
+from serving.store import OnlineStore, StoreError, open_store
 
 log = logging.getLogger("serving.store_consumer")
 LAG_KEY, CONSUMED_KEY = "consumer_lag", "consumer_events"
@@ -77,8 +80,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stored = consume(settings, open_store(settings.online_store_url, settings.store_keep_per_user), stop)
-    log.info("stopped after storing %d new events", stored)
+    store = open_store(settings.online_store_url, settings.store_keep_per_user)
+    # Broker and store errors end one run (nothing of its batch committed) and start the next with
+    # backoff: the consumer outlives a broker restart or a locked or full disk.
+    stored = retry(
+        lambda: consume(settings, store, stop), (KafkaError, OSError, StoreError, sqlite3.Error), stop, log
+    )
+    log.info("stopped after storing %d new events", stored or 0)
     return 0
 
 
