@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -109,6 +110,29 @@ def test_an_unwritable_landing_zone_commits_nothing_loses_nothing_and_lands_when
         events_dir.unlink()
         _wait_for(lambda: landing_counts(kafka_settings)["landed"] == 1000, timeout=90)
         assert proc.poll() is None, log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_writer_is_reported_as_itself_and_the_service_lands_everything(kafka_settings, tmp_path):
+    """The writer process SIGKILLed: the run ends with the writer's own error (closing the consumer
+    does not hide it), nothing of the lost batch is committed, and the service starts over and lands
+    every event."""
+    produce_events(kafka_settings, generate(2000, seed=51).events, progress=False)
+    log = tmp_path / "landing.log"
+    proc = start_landing(kafka_settings, log, "--batch-size", "200")  # a service
+    try:
+        _wait_for(lambda: landing_counts(kafka_settings)["files"] > 0)
+        for writer in _writers_of(proc.pid):
+            os.kill(writer, signal.SIGKILL)
+        produce_events(kafka_settings, generate(2000, seed=52).events, progress=False)
+        _wait_for(lambda: landing_counts(kafka_settings)["landed"] == 4000, timeout=90)
+        assert proc.poll() is None, log.read_text()
+        text = log.read_text()
+        assert "WriterError('landing writer died" in text and "retrying in" in text, text
+        assert "rebalance callback" not in text, text
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0, log.read_text()
