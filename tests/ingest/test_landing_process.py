@@ -98,7 +98,7 @@ def test_an_unwritable_landing_zone_commits_nothing_loses_nothing_and_lands_when
     log = tmp_path / "landing.log"
     proc = start_landing(kafka_settings, log)  # as a service: no --max-events, no --idle-timeout
     try:
-        _wait_for(lambda: log.read_text().count("retrying in") >= 2, timeout=60)
+        _wait_for(lambda: log.read_text().count("retrying in") >= 2 or proc.poll() is not None, timeout=60)
         assert proc.poll() is None, log.read_text()
         admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
         try:
