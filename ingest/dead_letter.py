@@ -5,12 +5,19 @@ byte (even when it is not JSON), the key is the original key, and Kafka headers 
   dlq.reason     UTF-8 text from the schema module (e.g. "rating: required for rating events")
   dlq.stage      "produce" or "landing"
   dlq.topic, dlq.partition, dlq.offset   the source record (landing only)
+A payload or key over MAX_KEPT_BYTES is cut to its first MAX_KEPT_BYTES, and the headers say so:
+  dlq.truncated  "value" and/or "key"
+  dlq.value.bytes, dlq.value.sha256 (and dlq.key.*)   the original's size and digest
+so a record the broker took with a larger limit (over the producer's 1 MiB request size, or the
+topic's) is still dead-lettered, identifiable, never dropped; the source offset finds the original
+while the events topic retains it.
 The landing consumer also records each dead letter it sent under landing_dir/dead_letters/ (one small
 JSON file per committed batch), which is how `landing_counts` reports an exact, restart-proof count.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from pathlib import Path
@@ -20,7 +27,10 @@ from kafka import KafkaProducer
 
 from infra.files import atomic_write_bytes
 
-REASON, STAGE = "dlq.reason", "dlq.stage"
+REASON, STAGE, TRUNCATED = "dlq.reason", "dlq.stage", "dlq.truncated"
+# Of a payload or of a key: both together stay under the producer's 1 MiB request size (and the
+# default topic limit), and a payload merely over the event size limit (64 KiB) is kept whole.
+MAX_KEPT_BYTES = 256 * 1024
 
 
 def headers(reason: str, stage: str, source: tuple[str, int, int] | None = None) -> list[tuple[str, bytes]]:
@@ -35,8 +45,22 @@ def headers(reason: str, stage: str, source: tuple[str, int, int] | None = None)
     return out
 
 
+def _cut(name: str, data: bytes | None, hdrs: list) -> bytes | None:
+    if data is None or len(data) <= MAX_KEPT_BYTES:
+        return data
+    hdrs += [
+        (TRUNCATED, name.encode()),
+        (f"dlq.{name}.bytes", str(len(data)).encode()),
+        (f"dlq.{name}.sha256", hashlib.sha256(data).hexdigest().encode()),
+    ]
+    return data[:MAX_KEPT_BYTES]
+
+
 def send(producer: KafkaProducer, topic: str, payload: bytes | None, key: bytes | None, hdrs: list) -> Any:
-    """Send one dead letter; returns the future (the caller flushes and checks it)."""
+    """Send one dead letter, cut to MAX_KEPT_BYTES if need be; returns the future (the caller flushes
+    and checks it)."""
+    hdrs = list(hdrs)
+    payload, key = _cut("value", payload, hdrs), _cut("key", key, hdrs)
     return producer.send(topic, value=payload, key=key, headers=hdrs)
 
 

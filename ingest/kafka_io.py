@@ -2,7 +2,8 @@
 
 Producers use acks=all (acks=0 loses messages silently), consumers commit manually and use short
 session timeouts (a member that dies without leaving holds its partitions until the timeout), and
-topics are created explicitly (the embedded broker does not create them on first use).
+topics are created explicitly (the embedded broker does not create them on first use) and waited for
+until every partition has a leader.
 """
 
 from __future__ import annotations
@@ -74,9 +75,24 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeo
             # Another process may create them between our list and create.
             with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics(new)
-        while not set(names) <= set(admin.list_topics()):
+        while not (set(names) <= set(admin.list_topics()) and _have_leaders(admin, names)):
             if time.monotonic() > deadline:
-                raise TimeoutError(f"topics {names} not visible after {timeout:.0f}s")
+                raise TimeoutError(
+                    f"topics {names} not visible with a leader per partition after {timeout:.0f}s"
+                )
             time.sleep(0.1)
     finally:
         admin.close()
+
+
+def _have_leaders(admin: KafkaAdminClient, names: list[str]) -> bool:
+    """Every partition of every topic has a leader. A consumer group that joins before (a topic just
+    created) can be given no partitions at all, and kafka-python 3.0.12 was seen not to rebalance
+    for over a minute after ("No partition metadata for topic" from the assignor)."""
+    topics = admin.describe_topics(names)
+    return len(topics) == len(names) and all(
+        not t["error_code"]
+        and t["partitions"]
+        and all(not p["error_code"] and p["leader_id"] >= 0 for p in t["partitions"])
+        for t in topics
+    )

@@ -10,7 +10,18 @@ reason (see ingest.dead_letter). Only after the files are on disk and the dead l
 acknowledged (acks=all) are the offsets committed:
 SIGKILL at any moment loses nothing; redelivered events may land twice (Spark dedups by event_id).
 
+Commits happen on the polling thread only, never in a rebalance listener: kafka-python 3.x calls
+listeners on its IO thread, where a blocking `commit()` raises (and a raising listener ends the
+consumer). So a partition that moves to another member is redelivered to it from its last commit
+(duplicates, never a gap), and what this member still holds of it lands and is committed as usual:
+committing offsets whose events are durable is safe whoever owns the partition by then. A commit that
+fails (a rebalance in progress, the broker away) is logged and carried into the next one.
+
     python -m ingest.landing [--max-events N] [--idle-timeout S]   (SIGTERM: finish batch, commit, exit 0)
+
+Run without --max-events and --idle-timeout (a service, as `make up` runs it), it outlives broker and
+disk errors: the run ends without committing what is not durable, and starts again with backoff
+(infra.retry), re-reading from the last commit.
 """
 
 from __future__ import annotations
@@ -26,14 +37,15 @@ from dataclasses import dataclass, field
 
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
-from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka import TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from infra.config import Settings, load_settings
+from infra.retry import retry
 from ingest import dead_letter
 from ingest.kafka_io import ensure_topics, make_consumer, make_producer
-from ingest.land_writer import WriterProcess
+from ingest.land_writer import WriterError, WriterProcess
 from ingest.parquet_sink import landed_files
 from ingest.schema import EVENT_ID
 
@@ -85,9 +97,14 @@ class _Lander:
         self.summary, self.batch = LandingSummary(), _Batch()
         self.producer = make_producer(settings, linger_ms=0)
         self.consumer = make_consumer(settings, settings.consumer_group, max_poll_records=5000)
-        self.consumer.subscribe([settings.events_topic], listener=_FlushOnRevoke(self))
+        # The topic's partitions in this client's metadata before it joins: a group leader without
+        # them assigns nothing ("No partition metadata for topic"), and kafka-python 3.0.12 was seen
+        # not to rebalance for minutes after, the consumer polling an empty assignment.
+        self.consumer.partitions_for_topic(settings.events_topic)
+        self.consumer.subscribe([settings.events_topic])
         self.writer = WriterProcess(settings.landing_dir, settings.max_event_bytes)  # starts while joining
         self.pending: _Batch | None = None  # submitted to the writer, not yet committed
+        self.uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}  # durable, commit failed
 
     def add(self, polled: dict[TopicPartition, list]) -> None:
         """Buffer one poll's messages (each partition's in offset order)."""
@@ -137,14 +154,23 @@ class _Lander:
                 for offset, value, key in zip(p.offsets, p.values, p.keys, strict=True)
             ]
             self._dead_letter([(*messages[i], reason) for i, reason in done.dead])
-        offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()}
-        self.consumer.commit(offsets)
+        self._commit({tp: OffsetAndMetadata(off, "", -1) for tp, off in batch.next_offsets.items()})
         self.summary.landed += done.landed
         self.summary.dead_lettered += len(done.dead)
         self.summary.files += len(done.files)
         log.info(
             "landed %d events in %d files, %d dead letters", done.landed, len(done.files), len(done.dead)
         )
+
+    def _commit(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        """Commit offsets of durable events; a failure only delays them to the next commit."""
+        self.uncommitted.update(offsets)
+        try:
+            self.consumer.commit(dict(self.uncommitted))
+        except KafkaError as exc:  # the events are on disk: redelivery would only duplicate them
+            log.warning("commit failed, retried with the next batch: %r", exc)
+        else:
+            self.uncommitted.clear()
 
     def _dead_letter(self, dead: list) -> None:
         topic = self.settings.dead_letter_topic
@@ -168,22 +194,16 @@ class _Lander:
         dead_letter.record_batch(self.settings.landing_dir, entries)
 
     def close(self) -> None:
-        self.writer.close()
-        self.consumer.close(autocommit=False)
-        self.producer.close()
-
-
-class _FlushOnRevoke(ConsumerRebalanceListener):
-    """Commit what we hold before partitions move to another member (fewer duplicates)."""
-
-    def __init__(self, lander: _Lander) -> None:
-        self.lander = lander
-
-    def on_partitions_revoked(self, revoked) -> None:
-        self.lander.flush(wait=True)
-
-    def on_partitions_assigned(self, assigned) -> None:
-        pass
+        """Release the writer, the consumer and the producer, each whatever the others do."""
+        for name, close in (
+            ("writer", self.writer.close),
+            ("consumer", lambda: self.consumer.close(autocommit=False)),
+            ("producer", self.producer.close),
+        ):
+            try:
+                close()
+            except Exception:  # never hide the error that ended the run behind one from closing
+                log.exception("closing the landing %s failed", name)
 
 
 def run_landing(
@@ -284,8 +304,15 @@ def main(argv: list[str] | None = None) -> int:
         settings.consumer_group,
         settings.bootstrap_servers,
     )
+
+    def run() -> LandingSummary:
+        return run_landing(settings, args.max_events, args.idle_timeout, stop, args.batch_size)
+
     try:
-        summary = run_landing(settings, args.max_events, args.idle_timeout, stop, args.batch_size)
+        if args.max_events is None and args.idle_timeout is None:  # a service: outlive the errors
+            summary = retry(run, (KafkaError, WriterError, OSError), stop, log) or LandingSummary()
+        else:  # a bounded run: its caller decides
+            summary = run()
     except KafkaError as exc:  # nothing was committed after the last durable batch: safe to restart
         print(f"landing: Kafka at {settings.bootstrap_servers} failed: {exc!r}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ EVENT_TYPE_CODE = {name: i + 1 for i, name in enumerate(EVENT_TYPES)}
 
 RATING_MIN, RATING_MAX = 0.5, 5.0
 MAX_ID_LENGTH = 256
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc; ingest.schema_batch refuses the same
 # Timestamps outside these bounds are data errors (unix seconds; 1995-01-01 .. 2100-01-01).
 MIN_TIMESTAMP, MAX_TIMESTAMP = 788_918_400, 4_102_444_800
 
@@ -86,6 +88,8 @@ def _id_field(raw: Mapping[str, Any], name: str, required: bool = True) -> str |
         raise EventError(f"{name}: empty")
     if len(text) > MAX_ID_LENGTH:
         raise EventError(f"{name}: longer than {MAX_ID_LENGTH} characters")
+    if _CONTROL.search(text):  # a NUL or a line break in an id breaks logs, CSV exports and C clients
+        raise EventError(f"{name}: contains a control character")
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -94,12 +98,20 @@ def _id_field(raw: Mapping[str, Any], name: str, required: bool = True) -> str |
     return text
 
 
+def _to_float(value: Any, name: str) -> float:
+    """float(value), with a too large integer (float() raises OverflowError) refused as bad input."""
+    try:
+        return float(value)
+    except OverflowError as exc:
+        raise EventError(f"{name}: {len(str(value))}-digit integer is out of range") from exc
+
+
 def parse_timestamp(value: Any) -> float:
     """Unix seconds (int/float or numeric string) or ISO-8601 (naive means UTC) -> UTC unix seconds."""
     if isinstance(value, bool) or value is None or value == "":
         raise EventError("timestamp: missing")
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds = _to_float(value, TIMESTAMP)
     elif isinstance(value, str):
         text = value.strip()
         try:
@@ -111,7 +123,10 @@ def parse_timestamp(value: Any) -> float:
                 raise EventError(f"timestamp: not unix seconds nor ISO-8601: {text[:40]!r}") from exc
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=UTC)
-            seconds = parsed.timestamp()
+            try:
+                seconds = parsed.timestamp()
+            except (OverflowError, OSError, ValueError) as exc:  # a date the platform cannot convert
+                raise EventError(f"timestamp: {text[:40]!r} is outside 1995..2100") from exc
     else:
         raise EventError(f"timestamp: expected number or ISO-8601 string, got {type(value).__name__}")
     if not math.isfinite(seconds) or not MIN_TIMESTAMP <= seconds <= MAX_TIMESTAMP:
@@ -126,7 +141,9 @@ def _number(raw: Mapping[str, Any], name: str) -> float | None:
     if isinstance(value, bool):
         raise EventError(f"{name}: expected a number, got bool")
     try:
-        number = float(value)
+        number = _to_float(value, name)
+    except EventError:
+        raise
     except (TypeError, ValueError) as exc:
         raise EventError(f"{name}: expected a number, got {value!r:.40}") from exc
     if not math.isfinite(number):
@@ -182,7 +199,15 @@ def decode_event(payload: bytes | None, max_bytes: int = DEFAULT_MAX_EVENT_BYTES
         raise EventError(f"payload: not valid JSON ({exc.msg if hasattr(exc, 'msg') else exc})") from exc
     except RecursionError as exc:  # deeply nested arrays/objects: bad input, not a crash
         raise EventError("payload: not valid JSON (nested too deeply)") from exc
-    return validate_event(raw)
+    except ValueError as exc:  # an integer of more than 4,300 digits (sys.set_int_max_str_digits)
+        raise EventError(f"payload: not valid JSON ({exc})") from exc
+    try:
+        return validate_event(raw)
+    except EventError:
+        raise
+    except (ArithmeticError, ValueError, TypeError, RecursionError) as exc:
+        # A payload no rule above foresaw: still bad input for the dead-letter topic, never a crash.
+        raise EventError(f"payload: {type(exc).__name__}: {str(exc)[:200]}") from exc
 
 
 def encode_event(event: Event, max_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> bytes:

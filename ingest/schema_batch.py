@@ -41,9 +41,10 @@ from ingest.schema import (
 )
 
 # An id the batch path takes as it is: printable ASCII at both ends (so str.strip() would not change
-# it); for optional ids "" too (it means absent). The length limit is checked beside the pattern.
-_PLAIN_ID = r"(?s)^[!-~](.*[!-~])?$"
-_PLAIN_OPTIONAL_ID = r"(?s)^([!-~](.*[!-~])?)?$"
+# it) and no control character between (schema refuses them); for optional ids "" too (it means
+# absent). The length limit is checked beside the pattern.
+_PLAIN_ID = r"^[!-~]([^\x00-\x1f\x7f-\x{9f}]*[!-~])?$"
+_PLAIN_OPTIONAL_ID = r"^([!-~]([^\x00-\x1f\x7f-\x{9f}]*[!-~])?)?$"
 
 
 def _all_true(mask) -> bool:

@@ -7,6 +7,7 @@ exits. Each has a done-check, so `make up` run again with the same data skips wh
     broker          service  the embedded Apache Kafka (skipped with an external cluster)
     landing         service  python -m ingest.landing         (Kafka -> Parquet landing zone)
     store-consumer  service  python -m serving.store_consumer (Kafka -> online store)
+                             (both under python -m infra.supervise: restarted with backoff on exit)
     events          step     python -m ingest.produce simulate | replay DATA
     landed          wait     until the landing zone holds every event the producer had acknowledged
     preprocess      step     python -m training.prep          (Spark)
@@ -72,6 +73,11 @@ def _python(*args: str) -> list[str]:
     return [sys.executable, "-m", *args]
 
 
+def _supervised(module: str) -> list[str]:
+    """A consumer under infra.supervise: started again, with backoff, whenever it exits."""
+    return _python("infra.supervise", "--", *_python(module))
+
+
 def _events_command(run: Run) -> list[str]:
     summary = ["--summary", str(run.summary_file), "--no-progress"]
     if run.data:
@@ -122,9 +128,12 @@ STAGES: tuple[Stage, ...] = (
         lambda run: prepare_broker(run.settings) if run.settings.embedded_broker else None,
         _running(BROKER),
     ),
-    Stage("landing", SERVICE, lambda run: _python("ingest.landing"), _running("landing")),
+    Stage("landing", SERVICE, lambda run: _supervised("ingest.landing"), _running("landing")),
     Stage(
-        "store-consumer", SERVICE, lambda run: _python("serving.store_consumer"), _running("store-consumer")
+        "store-consumer",
+        SERVICE,
+        lambda run: _supervised("serving.store_consumer"),
+        _running("store-consumer"),
     ),
     Stage("events", STEP, _events_command, lambda run: run.produced() is not None),
     Stage("landed", WAIT, lambda run: None, _landed),

@@ -2,8 +2,9 @@
 
 Its own consumer group (`settings.store_consumer_group`), so every event reaches the store whatever
 produced it (the API, the simulator, a replay). Offsets are committed after the batch is written, and
-writes are idempotent by event_id, so a crash replays at most one batch harmlessly. Undecodable
-records are skipped (the landing consumer dead-letters them). The lag (records behind the high-water
+writes are idempotent by event_id, so a crash replays at most one batch harmlessly. A record that is
+not a valid event, whatever it holds, is logged and skipped, never fatal: the landing consumer
+dead-letters it (one dead letter per record, not one per consumer group). The lag (records behind the high-water
 marks) is written to the store's meta table for `/metrics`.
 """
 
@@ -12,14 +13,17 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import sqlite3
 import threading
 
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from infra.config import Settings, load_settings
+from infra.retry import retry
 from ingest.kafka_io import ensure_topics, make_consumer
-from ingest.schema import EventError, decode_event
-from serving.store import OnlineStore, open_store
+from ingest.schema import decode_event
+from serving.store import OnlineStore, StoreError, open_store
 
 log = logging.getLogger("serving.store_consumer")
 LAG_KEY, CONSUMED_KEY = "consumer_lag", "consumer_events"
@@ -37,7 +41,9 @@ def _lag(consumer, partitions: set[TopicPartition]) -> int:
 def consume(settings: Settings, store: OnlineStore, stop: threading.Event, poll_ms: int = 200) -> int:
     """Run until `stop` is set; returns how many new events were stored."""
     ensure_topics(settings, [settings.events_topic])
-    consumer = make_consumer(settings, settings.store_consumer_group, settings.events_topic)
+    consumer = make_consumer(settings, settings.store_consumer_group)
+    consumer.partitions_for_topic(settings.events_topic)  # known before joining: see ingest.landing
+    consumer.subscribe([settings.events_topic])
     stored = 0
     try:
         while not stop.is_set():
@@ -47,9 +53,13 @@ def consume(settings: Settings, store: OnlineStore, stop: threading.Event, poll_
                 for record in records:
                     try:
                         events.append(decode_event(record.value, settings.max_event_bytes))
-                    except EventError as exc:
+                    except Exception as exc:  # EventError, or anything a payload can raise: skip it
                         log.warning(
-                            "skipping %s[%d]@%d: %s", record.topic, record.partition, record.offset, exc
+                            "skipping %s[%d]@%d: %s",
+                            record.topic,
+                            record.partition,
+                            record.offset,
+                            str(exc)[:200] or type(exc).__name__,
                         )
             if events:
                 stored += store.add_events(events)
@@ -72,8 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    stored = consume(settings, open_store(settings.online_store_url, settings.store_keep_per_user), stop)
-    log.info("stopped after storing %d new events", stored)
+    store = open_store(settings.online_store_url, settings.store_keep_per_user)
+    # Broker and store errors end one run (nothing of its batch committed) and start the next with
+    # backoff: the consumer outlives a broker restart or a locked or full disk.
+    stored = retry(
+        lambda: consume(settings, store, stop), (KafkaError, OSError, StoreError, sqlite3.Error), stop, log
+    )
+    log.info("stopped after storing %d new events", stored or 0)
     return 0
 
 

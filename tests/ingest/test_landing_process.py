@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kafka import KafkaAdminClient
 
 from infra.config import REPO_ROOT
 from ingest.landing import landing_counts
@@ -80,6 +82,60 @@ def test_sigterm_finishes_batch_commits_and_exits_zero(kafka_settings, tmp_path)
     again = start_landing(kafka_settings, log, "--idle-timeout", "1.5")
     assert again.wait(timeout=60) == 0
     assert landing_counts(kafka_settings)["rows"] == 200
+
+
+@pytest.mark.slow
+def test_an_unwritable_landing_zone_commits_nothing_loses_nothing_and_lands_when_writable(
+    kafka_settings, tmp_path
+):
+    """The landing zone made unwritable by putting a file where its `events` directory goes (the
+    tests run as root, which chmod does not stop): every batch fails to land, the service retries with
+    backoff and commits nothing; once the file is gone it lands everything by itself."""
+    events_dir = kafka_settings.landing_dir / "events"
+    events_dir.parent.mkdir(parents=True)
+    events_dir.write_text("in the way")
+    produce_events(kafka_settings, generate(1000, seed=41).events, progress=False)
+    log = tmp_path / "landing.log"
+    proc = start_landing(kafka_settings, log)  # as a service: no --max-events, no --idle-timeout
+    try:
+        _wait_for(lambda: log.read_text().count("retrying in") >= 2 or proc.poll() is not None, timeout=60)
+        assert proc.poll() is None, log.read_text()
+        admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap_servers)
+        try:
+            group = kafka_settings.consumer_group
+            committed = admin.list_group_offsets(group).get(group, {})
+        finally:
+            admin.close()
+        assert not [o for o in committed.values() if o.offset > 0], committed
+        events_dir.unlink()
+        _wait_for(lambda: landing_counts(kafka_settings)["landed"] == 1000, timeout=90)
+        assert proc.poll() is None, log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+
+
+@pytest.mark.slow
+def test_a_killed_writer_is_reported_as_itself_and_the_service_lands_everything(kafka_settings, tmp_path):
+    """The writer process SIGKILLed: the run ends with the writer's own error (closing the consumer
+    does not hide it), nothing of the lost batch is committed, and the service starts over and lands
+    every event."""
+    produce_events(kafka_settings, generate(2000, seed=51).events, progress=False)
+    log = tmp_path / "landing.log"
+    proc = start_landing(kafka_settings, log, "--batch-size", "200")  # a service
+    try:
+        _wait_for(lambda: landing_counts(kafka_settings)["files"] > 0)
+        for writer in _writers_of(proc.pid):
+            os.kill(writer, signal.SIGKILL)
+        produce_events(kafka_settings, generate(2000, seed=52).events, progress=False)
+        _wait_for(lambda: landing_counts(kafka_settings)["landed"] == 4000, timeout=90)
+        assert proc.poll() is None, log.read_text()
+        text = log.read_text()
+        assert "WriterError('landing writer died" in text and "retrying in" in text, text
+        assert "rebalance callback" not in text, text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
 
 
 def test_landing_cli_help():

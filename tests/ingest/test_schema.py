@@ -124,3 +124,39 @@ def test_decode_and_encode_round_trip_and_limits():
         s.decode_event(b"42")
     with pytest.raises(s.EventError, match="nested too deeply"):
         s.decode_event(b"[" * 50_000)
+
+
+HUGE = int("9" * 400)
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        (json.dumps({**BASE, "timestamp": HUGE}), "timestamp: 400-digit integer is out of range"),
+        (json.dumps({**BASE, "price": HUGE}), "price: 400-digit integer is out of range"),
+        (json.dumps({**BASE, "event_type": "rating", "rating": HUGE}), "rating: 400-digit integer"),
+        (json.dumps({**BASE, "price": 1}).replace("1}", "9" * 5000 + "}"), "not valid JSON .*digits"),
+        (json.dumps({**BASE, "timestamp": "0001-01-01T00:00:00+14:00"}), "timestamp: .*outside"),
+        ("[" * 50_000, "nested too deeply"),
+        ('{"user_id": ' + "[" * 50_000, "not valid JSON"),
+        (json.dumps({**BASE, "user_id": "a\u0000b"}), "user_id: contains a control character"),
+        (json.dumps({**BASE, "item_id": "a\nb"}), "item_id: contains a control character"),
+        (json.dumps({**BASE, "session_id": "s\u0085s"}), "session_id: contains a control character"),
+        (json.dumps({**BASE, "event_id": "e\u007f"}), "event_id: contains a control character"),
+        (json.dumps({**BASE, "user_id": {"a": 1}}), "user_id: expected a string id"),
+        (json.dumps({**BASE, "price": [1]}), "price: expected a number"),
+        (json.dumps({**BASE, "timestamp": {"t": 1}}), "timestamp: expected number"),
+        (json.dumps({**BASE, "event_type": ["view"]}), "event_type: .* is not one of"),
+        (json.dumps({**BASE, "schema_version": {}}), "schema_version: .* is not supported"),
+    ],
+)
+def test_poison_payloads_are_refused_with_a_reason(payload, match):
+    """Whatever a payload holds, decode_event raises EventError (dead-lettered), never another error."""
+    with pytest.raises(s.EventError, match=match):
+        s.decode_event(payload.encode(), max_bytes=1 << 20)
+    with pytest.raises(s.EventError):  # the API's path: JSON parsed by Flask, then validated
+        try:
+            raw = json.loads(payload)
+        except (ValueError, RecursionError):
+            raise s.EventError("not JSON") from None
+        s.validate_event(raw)
