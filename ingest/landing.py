@@ -42,6 +42,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from infra.config import Settings, load_settings
+from infra.heartbeat import Heartbeat
 from infra.retry import retry
 from ingest import dead_letter
 from ingest.kafka_io import ensure_topics, make_consumer, make_producer
@@ -219,8 +220,10 @@ def run_landing(
     stop = stop or threading.Event()
     lander = _Lander(settings, batch_size)
     handled, last_seen, first_seen = 0, time.monotonic(), None
+    heartbeat = Heartbeat(settings.run_dir, "landing")  # liveness for the API's /ready
     try:
         while not stop.is_set():
+            heartbeat.beat()
             remaining = None if max_events is None else max_events - handled
             if remaining is not None and remaining <= 0:
                 break
@@ -240,6 +243,7 @@ def run_landing(
                 break
         lander.flush(wait=True)
         lander.summary.seconds = time.monotonic() - first_seen if first_seen is not None else 0.0
+        heartbeat.close()
     finally:
         lander.close()
     return lander.summary

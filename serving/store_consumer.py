@@ -20,6 +20,7 @@ from kafka import TopicPartition
 from kafka.errors import KafkaError
 
 from infra.config import Settings, load_settings
+from infra.heartbeat import Heartbeat
 from infra.retry import retry
 from ingest.kafka_io import ensure_topics, make_consumer
 from ingest.schema import decode_event
@@ -45,6 +46,7 @@ def consume(settings: Settings, store: OnlineStore, stop: threading.Event, poll_
     consumer.partitions_for_topic(settings.events_topic)  # known before joining: see ingest.landing
     consumer.subscribe([settings.events_topic])
     stored = 0
+    heartbeat = Heartbeat(settings.run_dir, "store")  # read by the API's /ready
     try:
         while not stop.is_set():
             batches = consumer.poll(timeout_ms=poll_ms)
@@ -66,7 +68,11 @@ def consume(settings: Settings, store: OnlineStore, stop: threading.Event, poll_
                 store.set_meta(CONSUMED_KEY, stored)
             if batches:
                 consumer.commit()
-            store.set_meta(LAG_KEY, _lag(consumer, consumer.assignment()))
+            assigned = consumer.assignment()
+            lag = _lag(consumer, assigned)
+            store.set_meta(LAG_KEY, lag)
+            heartbeat.beat(lag if assigned else None)  # no partitions yet: alive, lag unknown
+        heartbeat.close()
     finally:
         consumer.close()
     return stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import pytest
 
 from infra.config import REPO_ROOT, Settings
+from infra.heartbeat import check, heartbeat_dir
 from ingest.kafka_io import ensure_topics, make_producer
 from ingest.schema import Event, encode_event
 from serving.store import SqliteStore
@@ -35,11 +37,17 @@ def test_consumer_stores_topic_events(kafka_settings: Settings, tmp_path) -> Non
         deadline = time.monotonic() + 30
         while len(store.user_events("u1", 10)) < 5 and time.monotonic() < deadline:
             time.sleep(0.1)
+        beat = heartbeat_dir(kafka_settings.run_dir) / "store.json"
+        while not (beat.exists() and json.loads(beat.read_text())["lag"] == 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert json.loads(beat.read_text())["lag"] == 0  # /ready reads it: alive, caught up
+        assert check(kafka_settings.run_dir) == {}
     finally:
         stop.set()
         thread.join(timeout=15)
     assert [r[0] for r in store.user_events("u1", 10)] == [f"i{i}" for i in range(4, -1, -1)]
     assert store.get_meta(CONSUMED_KEY) == 5.0 and store.get_meta(LAG_KEY) == 0.0
+    assert not beat.exists()  # a clean stop is not a dead consumer
 
 
 @pytest.mark.kafka
