@@ -38,7 +38,9 @@ def test_consumer_stores_topic_events(kafka_settings: Settings, tmp_path) -> Non
         while len(store.user_events("u1", 10)) < 5 and time.monotonic() < deadline:
             time.sleep(0.1)
         beat = heartbeat_dir(kafka_settings.run_dir) / "store.json"
-        while not (beat.exists() and json.loads(beat.read_text())["lag"] == 0) and time.monotonic() < deadline:
+        while (
+            not (beat.exists() and json.loads(beat.read_text())["lag"] == 0) and time.monotonic() < deadline
+        ):
             time.sleep(0.1)
         assert json.loads(beat.read_text())["lag"] == 0  # /ready reads it: alive, caught up
         assert check(kafka_settings.run_dir) == {}
