@@ -41,7 +41,10 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
 
 
 def make_consumer(settings: Settings, group_id: str | None, *topics: str, **overrides) -> KafkaConsumer:
-    """A consumer group member with manual commits; offsets start at the earliest record."""
+    """A consumer group member with manual commits; offsets start at the earliest record. Subscribed
+    to `topics`, whose partitions it has in its metadata before it joins: a group leader without them
+    assigns nothing ("No partition metadata for topic"), and kafka-python 3.0.12 was seen not to
+    rebalance for minutes after, its members polling an empty assignment."""
     config = dict(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=group_id,
@@ -53,7 +56,12 @@ def make_consumer(settings: Settings, group_id: str | None, *topics: str, **over
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
     config.update(overrides)
-    return KafkaConsumer(*topics, **config)
+    consumer = KafkaConsumer(**config)
+    for topic in topics:
+        consumer.partitions_for_topic(topic)
+    if topics:
+        consumer.subscribe(list(topics))
+    return consumer
 
 
 def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeout: float = 30.0) -> None:

@@ -97,12 +97,9 @@ class _Lander:
         self.settings, self.batch_size = settings, batch_size
         self.summary, self.batch = LandingSummary(), _Batch()
         self.producer = make_producer(settings, linger_ms=0)
-        self.consumer = make_consumer(settings, settings.consumer_group, max_poll_records=5000)
-        # The topic's partitions in this client's metadata before it joins: a group leader without
-        # them assigns nothing ("No partition metadata for topic"), and kafka-python 3.0.12 was seen
-        # not to rebalance for minutes after, the consumer polling an empty assignment.
-        self.consumer.partitions_for_topic(settings.events_topic)
-        self.consumer.subscribe([settings.events_topic])
+        self.consumer = make_consumer(
+            settings, settings.consumer_group, settings.events_topic, max_poll_records=5000
+        )
         self.writer = WriterProcess(settings.landing_dir, settings.max_event_bytes)  # starts while joining
         self.pending: _Batch | None = None  # submitted to the writer, not yet committed
         self.uncommitted: dict[TopicPartition, OffsetAndMetadata] = {}  # durable, commit failed

@@ -42,9 +42,7 @@ def _lag(consumer, partitions: set[TopicPartition]) -> int:
 def consume(settings: Settings, store: OnlineStore, stop: threading.Event, poll_ms: int = 200) -> int:
     """Run until `stop` is set; returns how many new events were stored."""
     ensure_topics(settings, [settings.events_topic])
-    consumer = make_consumer(settings, settings.store_consumer_group)
-    consumer.partitions_for_topic(settings.events_topic)  # known before joining: see ingest.landing
-    consumer.subscribe([settings.events_topic])
+    consumer = make_consumer(settings, settings.store_consumer_group, settings.events_topic)
     stored = 0
     heartbeat = Heartbeat(settings.run_dir, "store")  # read by the API's /ready
     try:
