@@ -16,16 +16,19 @@ never beat is not judged (tests, or a cluster where consumers run elsewhere with
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
 HISTORY = 20
 STALE_AFTER_S = 30.0
 GROWTH_WINDOW_S = 60.0
 MIN_GROWING_LAG = 1000
+LAG_GROWING = "lag growing"  # the one problem that is a warning: the consumer runs, only behind
 
 
 def heartbeat_dir(run_dir: Path) -> Path:
@@ -52,10 +55,16 @@ class Heartbeat:
             self.history = [*self.history, [now, lag]][-HISTORY:]
         record = {"name": self.name, "pid": os.getpid(), "time": now, "lag": lag, "history": self.history}
         path = heartbeat_dir(self.run_dir) / f"{self.name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record))
-        os.replace(tmp, path)  # readers see the old beat or the new one, never half of one
+        # One temp file per writer (two consumers may run in one process), and a beat that cannot be
+        # written is only a warning: the heartbeat must never stop the consumer it reports on.
+        tmp = path.with_suffix(f".{os.getpid()}.{id(self)}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(record))
+            os.replace(tmp, path)  # readers see the old beat or the new one, never half of one
+        except OSError as exc:
+            log.warning("heartbeat %s not written: %r", path, exc)
+            return False
         return True
 
     def close(self) -> None:
@@ -86,7 +95,7 @@ def judge(record: dict[str, Any], now: float, stale_after: float = STALE_AFTER_S
         never_fell = all(b >= a for a, b in zip(lags, lags[1:], strict=False))
         if never_fell and lags[-1] > lags[0] and lags[-1] >= MIN_GROWING_LAG:
             span = samples[-1][0] - samples[0][0]
-            return f"lag growing: {lags[0]} -> {lags[-1]} records over {span:.0f} s"
+            return f"{LAG_GROWING}: {lags[0]} -> {lags[-1]} records over {span:.0f} s"
     return None
 
 

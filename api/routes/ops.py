@@ -32,7 +32,7 @@ def ready():
     except StoreError as exc:
         problems["store"] = str(exc)
     consumers = heartbeat.check(svc.settings.run_dir)
-    lagging = {name: p for name, p in consumers.items() if p.startswith("lag growing")}
+    lagging = {name: p for name, p in consumers.items() if p.startswith(heartbeat.LAG_GROWING)}
     down = {name: p for name, p in consumers.items() if name not in lagging}
     if down:
         problems["consumers"] = down
