@@ -56,4 +56,3 @@ def test_unreadable_heartbeat_is_reported(tmp_path: Path) -> None:
 def test_a_beat_that_cannot_be_written_never_stops_the_consumer(tmp_path):
     (tmp_path / "heartbeat").write_text("a file where the directory should be")
     assert Heartbeat(tmp_path, "landing").beat(5) is False
-
