@@ -14,8 +14,9 @@ vector by one of two encoders (`query_encoder`):
   depends on what the user did last; a residual and a ReLU feed-forward layer with a residual.
   Reading out only the newest position is causal self-attention's last output: every entry it sees
   came before the target.
-The encoded vector is concatenated with a user-id embedding (row 0 = unknown user) and passed
-through an MLP.
+With `profile_mean`, the plain mean of the same history embeddings (every entry weighted alike: the
+user's longer-term taste, where the encoder leans to what came last) is concatenated to the encoded
+vector. Then a user-id embedding (row 0 = unknown user) is concatenated, and all pass through an MLP.
 Item tower: item-id embedding concatenated with category, brand and price-bucket embeddings, then an MLP.
 Score: dot product divided by the temperature (after L2 normalisation when `l2_normalize`).
 """
@@ -52,6 +53,7 @@ class ModelConfig:
     temperature: float = 0.1
     l2_normalize: bool = True
     query_encoder: str = "pool"  # pool | attention (see the module docstring)
+    profile_mean: bool = True  # add the unweighted mean of the history to the query (docstring)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -75,8 +77,9 @@ class ModelConfig:
 
     @property
     def query_layer_dims(self) -> list[tuple[int, int]]:
-        """(in, out) of each query-MLP layer; the input is [pooled history, user embedding]."""
-        dims = [2 * self.embedding_dim, *self.query_hidden, self.output_dim]
+        """(in, out) of each query-MLP layer; the input is [encoded history, (history mean,) user
+        embedding]."""
+        dims = [(3 if self.profile_mean else 2) * self.embedding_dim, *self.query_hidden, self.output_dim]
         return list(zip(dims[:-1], dims[1:], strict=True))
 
     @property
@@ -100,6 +103,7 @@ SIZE_KEYS = (
     "temperature",
     "l2_normalize",
     "query_encoder",
+    "profile_mean",
 )
 SIZE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(ModelConfig) if f.name in SIZE_KEYS}
 
@@ -212,13 +216,25 @@ def attend_history(
     return h + np.maximum(h @ params[k1] + params[b1], 0.0) @ params[k2] + params[b2]
 
 
+def mean_history(params: dict[str, np.ndarray], hist_items: np.ndarray) -> np.ndarray:
+    """The unweighted mean of the history's embeddings (zeros for an empty history)."""
+    mask = (hist_items > 0).astype(np.float32)
+    total = np.einsum("bl,bld->bd", mask, params[Q_HISTORY][hist_items])
+    return total / np.maximum(mask.sum(axis=1, keepdims=True), 1.0)
+
+
 def encode_history(
     params: dict[str, np.ndarray], cfg: ModelConfig, hist_items: np.ndarray, hist_types: np.ndarray
 ) -> np.ndarray:
-    """[B, L] histories -> [B, embedding_dim] by the configured encoder."""
+    """[B, L] histories -> [B, embedding_dim] by the configured encoder ([B, 2 x embedding_dim]
+    with the history mean after it when cfg.profile_mean)."""
     if cfg.query_encoder == "attention":
-        return attend_history(params, hist_items, hist_types)
-    return pool_history(params, hist_items, hist_types)
+        encoded = attend_history(params, hist_items, hist_types)
+    else:
+        encoded = pool_history(params, hist_items, hist_types)
+    if cfg.profile_mean:
+        encoded = np.concatenate([encoded, mean_history(params, hist_items)], axis=1)
+    return encoded
 
 
 def query_embedding(

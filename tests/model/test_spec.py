@@ -10,7 +10,9 @@ from model import spec
 
 
 def _config(encoder: str) -> spec.ModelConfig:
-    return spec.ModelConfig(n_users=5, n_items=20, max_history=6, embedding_dim=8, query_encoder=encoder)
+    return spec.ModelConfig(
+        n_users=5, n_items=20, max_history=6, embedding_dim=8, query_encoder=encoder, profile_mean=False
+    )
 
 
 def test_attention_reads_order_and_types_pool_with_flat_logits_does_not():
@@ -50,3 +52,16 @@ def test_each_encoder_has_its_own_parameters_and_a_bad_name_is_refused():
     assert spec.Q_TYPE_LOGIT not in attention and attention[spec.A_POSITION] == (6, 8)
     with pytest.raises(ValueError, match="query_encoder"):
         _config("transformer-xl")
+
+
+def test_profile_mean_weighs_every_history_entry_alike_beside_the_recency_pool():
+    cfg = spec.ModelConfig(n_users=5, n_items=20, max_history=6, embedding_dim=8, profile_mean=True)
+    params = spec.init_params(cfg, seed=3)
+    params[spec.Q_POSITION_LOGIT] = np.array([4.0, 0, 0, 0, 0, 0], np.float32)  # the pool leans to the newest
+    items = np.array([[3, 7, 9, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+    encoded = spec.encode_history(params, cfg, items, np.where(items > 0, 1, 0))
+    assert encoded.shape == (2, 16) and spec.param_shapes(cfg)["query.mlp.0.kernel"] == (24, cfg.output_dim)
+    table = params[spec.Q_HISTORY]
+    np.testing.assert_allclose(encoded[0, 8:], table[[3, 7, 9]].mean(axis=0), atol=1e-6)
+    assert not np.allclose(encoded[0, :8], encoded[0, 8:])  # the pool is not the plain mean here
+    np.testing.assert_allclose(encoded[1], 0.0)  # an empty history: zeros, not NaN

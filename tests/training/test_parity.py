@@ -25,7 +25,8 @@ def _run(
 ) -> tuple[list[float], dict]:
     cfg = TrainConfig.load(
         **TINY,
-        query_encoder=encoder,
+        query_encoder=encoder.removesuffix("+mean"),
+        profile_mean=encoder.endswith("+mean"),
         xla=xla,
         batch_size=32,
         loss=loss,
@@ -51,6 +52,8 @@ def _run(
         ("sampled", "lazy", False, "pool"),  # TensorFlow's graph without XLA takes the same lazy update
         ("full", "lazy", True, "attention"),
         ("sampled", "dense", False, "attention"),
+        ("full", "lazy", True, "pool+mean"),  # the history's plain mean beside the encoder
+        ("sampled", "lazy", False, "attention+mean"),
     ],
 )
 def test_losses_and_weights_agree(tmp_path: Path, loss: str, updates: str, xla: bool, encoder: str):

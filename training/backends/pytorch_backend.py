@@ -82,18 +82,22 @@ class QueryTower(_Tower):
         super().__init__(params, "query.")
         self.l2_normalize = cfg.l2_normalize
         self.attention = cfg.query_encoder == "attention"
+        self.profile_mean = cfg.profile_mean
         self.layers = spec.mlp_names("query", len(cfg.query_layer_dims))
 
-    def pool_history(self, hist_items: torch.Tensor, hist_types: torch.Tensor) -> torch.Tensor:
+    def pool_history(
+        self, history: torch.Tensor, hist_items: torch.Tensor, hist_types: torch.Tensor
+    ) -> torch.Tensor:
         logits = self.p(spec.Q_TYPE_LOGIT)[hist_types] + self.p(spec.Q_POSITION_LOGIT)[: hist_items.shape[1]]
         weights = _masked_softmax(logits, hist_items > 0)
-        history = self.lookup(spec.Q_HISTORY, hist_items)
         return (weights.unsqueeze(-1) * history).sum(dim=1)  # faster than a [B] batch of 1xL matmuls
 
-    def attend_history(self, hist_items: torch.Tensor, hist_types: torch.Tensor) -> torch.Tensor:
+    def attend_history(
+        self, history: torch.Tensor, hist_items: torch.Tensor, hist_types: torch.Tensor
+    ) -> torch.Tensor:
         """model.spec.attend_history: the newest entry attends over the whole history."""
         mask = hist_items > 0
-        x = self.lookup(spec.Q_HISTORY, hist_items) + self.p(spec.A_POSITION)[: hist_items.shape[1]]
+        x = history + self.p(spec.A_POSITION)[: hist_items.shape[1]]
         x = x + self.p(spec.A_TYPE)[hist_types]
         query = x[:, 0] @ self.p(spec.A_QUERY)
         keys, values = x @ self.p(spec.A_KEY), x @ self.p(spec.A_VALUE)
@@ -107,7 +111,12 @@ class QueryTower(_Tower):
         self, hist_items: torch.Tensor, hist_types: torch.Tensor, user_idx: torch.Tensor
     ) -> torch.Tensor:
         encode = self.attend_history if self.attention else self.pool_history
-        x = torch.cat([encode(hist_items, hist_types), self.lookup(spec.Q_USER, user_idx)], dim=1)
+        history = self.lookup(spec.Q_HISTORY, hist_items)  # looked up once: lazy updates keep one leaf
+        parts = [encode(history, hist_items, hist_types)]
+        if self.profile_mean:
+            mask = (hist_items > 0).unsqueeze(-1).to(history.dtype)
+            parts.append((mask * history).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0))
+        x = torch.cat([*parts, self.lookup(spec.Q_USER, user_idx)], dim=1)
         x = _mlp(x, [(self.p(k), self.p(b)) for k, b in self.layers])
         return _normalize(x) if self.l2_normalize else x
 

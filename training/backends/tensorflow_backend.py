@@ -57,22 +57,23 @@ class Towers(tf.Module):
         super().__init__(name="two_tower")
         self.l2_normalize = cfg.l2_normalize
         self.attention = cfg.query_encoder == "attention"
+        self.profile_mean = cfg.profile_mean
         self.params = {k: tf.Variable(v, name=k.replace(".", "_")) for k, v in params.items()}
         self.query_layers = spec.mlp_names("query", len(cfg.query_layer_dims))
         self.item_layers = spec.mlp_names("item", len(cfg.item_layer_dims))
 
-    def pool_history(self, hist_items: tf.Tensor, hist_types: tf.Tensor) -> tf.Tensor:
+    def pool_history(self, history: tf.Tensor, hist_items: tf.Tensor, hist_types: tf.Tensor) -> tf.Tensor:
         p = self.params
         positions = p[spec.Q_POSITION_LOGIT][: tf.shape(hist_items)[1]]
         logits = tf.gather(p[spec.Q_TYPE_LOGIT], hist_types) + positions[None, :]
         weights = _masked_softmax(logits, hist_items > 0)
-        return tf.reduce_sum(weights[:, :, None] * tf.gather(p[spec.Q_HISTORY], hist_items), axis=1)
+        return tf.reduce_sum(weights[:, :, None] * history, axis=1)
 
-    def attend_history(self, hist_items: tf.Tensor, hist_types: tf.Tensor) -> tf.Tensor:
+    def attend_history(self, history: tf.Tensor, hist_items: tf.Tensor, hist_types: tf.Tensor) -> tf.Tensor:
         """model.spec.attend_history: the newest entry attends over the whole history."""
         p = self.params
         mask = hist_items > 0
-        x = tf.gather(p[spec.Q_HISTORY], hist_items) + p[spec.A_POSITION][: tf.shape(hist_items)[1]][None]
+        x = history + p[spec.A_POSITION][: tf.shape(hist_items)[1]][None]
         x = x + tf.gather(p[spec.A_TYPE], hist_types)
         query = tf.matmul(x[:, 0], p[spec.A_QUERY])
         keys = tf.einsum("bld,de->ble", x, p[spec.A_KEY])
@@ -86,7 +87,12 @@ class Towers(tf.Module):
     def query_tower(self, hist_items: tf.Tensor, hist_types: tf.Tensor, user_idx: tf.Tensor) -> tf.Tensor:
         p = self.params
         encode = self.attend_history if self.attention else self.pool_history
-        x = tf.concat([encode(hist_items, hist_types), tf.gather(p[spec.Q_USER], user_idx)], axis=1)
+        history = tf.gather(p[spec.Q_HISTORY], hist_items)
+        parts = [encode(history, hist_items, hist_types)]
+        if self.profile_mean:
+            mask = tf.cast(hist_items > 0, tf.float32)[:, :, None]
+            parts.append(tf.reduce_sum(mask * history, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0))
+        x = tf.concat([*parts, tf.gather(p[spec.Q_USER], user_idx)], axis=1)
         x = _mlp(x, [(p[k], p[b]) for k, b in self.query_layers])
         return _normalize(x) if self.l2_normalize else x
 
