@@ -62,6 +62,11 @@ class Settings:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                bound = f"between {low} and {high}" if high < _NO_LIMIT else f">= {low}"
+                raise SettingsError(f"{name} ({_env_name(name)}) must be {bound}, not {value}")
         var = Path(self.var_dir)
         object.__setattr__(self, "var_dir", var)
         for name, sub in (("data_dir", "data"), ("run_dir", "run"), ("models_dir", "models")):
@@ -92,13 +97,53 @@ class Settings:
         return self.models_dir / "registry"
 
 
-def _coerce(value: str, annotation: Any) -> Any:
+class SettingsError(ValueError):
+    """A setting with a wrong type or value; the message names the setting and where it came from."""
+
+
+_NO_LIMIT = 2**63
+# (setting, lowest, highest): counts that must be positive, ports, and limits where 0 means "off".
+_RANGES = (
+    *((port, 1, 65535) for port in ("broker_port", "api_port")),
+    *(
+        (count, 1, _NO_LIMIT)
+        for count in (
+            "topic_partitions",
+            "topic_replication",
+            "session_timeout_ms",
+            "heartbeat_interval_ms",
+            "max_event_bytes",
+            "api_workers",
+            "api_threads",
+        )
+    ),
+    *((off, 0, _NO_LIMIT) for off in ("api_queue_deadline_ms", "store_keep_per_user")),
+)
+
+
+def _typed(name: str, value: Any, annotation: Any, source: str) -> Any:
+    """`value` as the field's type, or a SettingsError naming the setting and its source."""
     kind = str(annotation)
     if "int" in kind and "Path" not in kind:
-        return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise SettingsError(f"{source}: {name} must be a whole number, not {value!r}")
     if "Path" in kind:
-        return Path(value)
-    return value
+        if isinstance(value, str | Path):
+            return Path(value)
+        raise SettingsError(f"{source}: {name} must be a path, not {value!r}")
+    if "dict" in kind:
+        if isinstance(value, dict):
+            return value
+        raise SettingsError(f"{source}: {name} must be a table, not {value!r}")
+    if isinstance(value, str):
+        return value
+    raise SettingsError(f"{source}: {name} must be a string, not {value!r}")
 
 
 def _env_name(name: str) -> str:
@@ -135,12 +180,18 @@ def section_values(
 
 def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Settings:
     """Build Settings from defaults, the config file, the environment and `overrides`, in that order."""
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
     env: dict[str, Any] = {}
-    for f in dataclasses.fields(Settings):
-        raw = os.environ.get(_env_name(f.name)) if f.name != "extra" else None
+    for name, kind in fields.items():
+        raw = os.environ.get(_env_name(name)) if name != "extra" else None
         if raw is not None and raw != "":
-            env[f.name] = _coerce(raw, f.type)
-    return Settings(**section_values(Settings, "settings", config_path, overrides, env))
+            env[name] = _typed(name, raw, kind, f"{_env_name(name)}={raw!r}")
+    values = section_values(Settings, "settings", config_path, overrides, env)
+    source = f"[settings] of {config_path or os.environ.get('RECSYS_CONFIG') or 'recsys.toml'}"
+    for name, value in values.items():
+        if name not in env and not (overrides and overrides.get(name) is not None):
+            values[name] = _typed(name, value, fields[name], source)
+    return Settings(**values)
 
 
 def env_help() -> list[tuple[str, str]]:

@@ -23,7 +23,7 @@ from pathlib import Path
 from infra import procs
 from infra.broker import NAME as BROKER
 from infra.broker import BrokerError, kafka_dir, wait_ready
-from infra.config import REPO_ROOT, Settings, load_settings
+from infra.config import REPO_ROOT, Settings, SettingsError, load_settings
 from infra.kafka_jars import SetupError
 from ingest.landing import landing_counts
 from model.artifact import USERS
@@ -181,7 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--down", action="store_true", help="stop every process the project started")
     parser.add_argument("--status", action="store_true", help="what runs, model, event counts")
     args = parser.parse_args(argv)
-    settings = load_settings(api_port=args.api_port)
+    try:
+        settings = load_settings(api_port=args.api_port)
+    except SettingsError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     if args.down:
         return down(settings)
     if args.status:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from infra.config import env_help, load_settings
+from infra.config import REPO_ROOT, SettingsError, env_help, load_settings
 
 
 def test_defaults_live_under_var_dir(tmp_path, monkeypatch):
@@ -35,3 +38,55 @@ def test_env_help_lists_every_variable():
     names = dict(env_help())
     assert names["KAFKA_BOOTSTRAP_SERVERS"] == "" and names["SPARK_MASTER"] == "local[*]"
     assert Path(names["RECSYS_VAR_DIR"]) == Path("var")
+
+
+def test_a_wrong_value_names_its_setting_and_where_it_came_from(tmp_path, monkeypatch):
+    conf = tmp_path / "recsys.toml"
+    conf.write_text('[settings]\napi_port = "eighty"\n')
+    monkeypatch.setenv("RECSYS_CONFIG", str(conf))
+    with pytest.raises(
+        SettingsError, match=r"\[settings\] of .*recsys.toml: api_port must be a whole number"
+    ):
+        load_settings()
+    conf.write_text("[settings]\nevents_topic = 5\n")
+    with pytest.raises(SettingsError, match="events_topic must be a string, not 5"):
+        load_settings()
+    conf.write_text("[settings]\napi_workers = true\n")
+    with pytest.raises(SettingsError, match="api_workers must be a whole number, not True"):
+        load_settings()
+    conf.write_text("[settings]\napi_port = 9000\n")
+    monkeypatch.setenv("RECSYS_API_PORT", "abc")  # the environment's value is the one judged
+    with pytest.raises(SettingsError, match="RECSYS_API_PORT='abc': api_port must be a whole number"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("RECSYS_API_WORKERS", "-2", r"api_workers \(RECSYS_API_WORKERS\) must be >= 1, not -2"),
+        ("RECSYS_API_THREADS", "0", r"api_threads \(RECSYS_API_THREADS\) must be >= 1, not 0"),
+        ("RECSYS_API_PORT", "70000", "api_port .* must be between 1 and 65535, not 70000"),
+        ("RECSYS_STORE_KEEP_PER_USER", "-1", "store_keep_per_user .* must be >= 0"),
+    ],
+)
+def test_counts_and_ports_out_of_range_are_refused(tmp_path, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(var_dir=tmp_path)
+
+
+def test_make_up_says_which_setting_is_wrong_in_one_line(tmp_path):
+    env = {**os.environ, "RECSYS_API_PORT": "eighty", "RECSYS_VAR_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline.up", "--status"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert (
+        done.stderr.strip()
+        == "error: RECSYS_API_PORT='eighty': api_port must be a whole number, not 'eighty'"
+    )
