@@ -59,6 +59,11 @@ class Settings:
     api_queue_deadline_ms: int = 1000  # 0: never shed
     online_store_url: str = ""
     store_keep_per_user: int = 1000  # the online store keeps each user's newest N events (0: all)
+    # Pass-through options of the engines, from the config file's own tables: [kafka] holds any
+    # kafka-python client setting (security_protocol, sasl_*, ssl_*, client_id ...; each client takes
+    # the ones it knows), [spark] any `spark.*` conf. They apply over the project's defaults.
+    kafka_options: dict[str, Any] = field(default_factory=dict)
+    spark_options: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -67,6 +72,7 @@ class Settings:
             if not low <= value <= high:
                 bound = f"between {low} and {high}" if high < _NO_LIMIT else f">= {low}"
                 raise SettingsError(f"{name} ({_env_name(name)}) must be {bound}, not {value}")
+        _check_engine_options(self.kafka_options, self.spark_options)
         var = Path(self.var_dir)
         object.__setattr__(self, "var_dir", var)
         for name, sub in (("data_dir", "data"), ("run_dir", "run"), ("models_dir", "models")):
@@ -119,6 +125,29 @@ _RANGES = (
     ),
     *((off, 0, _NO_LIMIT) for off in ("api_queue_deadline_ms", "store_keep_per_user")),
 )
+
+
+# Set by the project itself: where the cluster is comes from KAFKA_BOOTSTRAP_SERVERS (or
+# kafka_bootstrap_servers), and each consumer's group from its own setting.
+_KAFKA_OWN = {"bootstrap_servers": "KAFKA_BOOTSTRAP_SERVERS", "group_id": "RECSYS_CONSUMER_GROUP"}
+_DICT_FIELDS = ("kafka_options", "spark_options", "extra")
+
+
+def _check_engine_options(kafka: dict[str, Any], spark: dict[str, Any]) -> None:
+    bad = sorted(k for k in spark if not str(k).startswith("spark."))
+    if bad:
+        raise SettingsError(f"[spark]: {bad} are not Spark settings (they start with 'spark.')")
+    if not kafka:
+        return
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    own = sorted(set(kafka) & set(_KAFKA_OWN))
+    if own:
+        raise SettingsError(f"[kafka]: {own} are set by the project; use {[_KAFKA_OWN[k] for k in own]}")
+    known = set(KafkaProducer.DEFAULT_CONFIG) | set(KafkaConsumer.DEFAULT_CONFIG)
+    unknown = sorted(set(kafka) - known - set(KafkaAdminClient.DEFAULT_CONFIG))
+    if unknown:
+        raise SettingsError(f"[kafka]: {unknown} are not kafka-python client settings")
 
 
 def _typed(name: str, value: Any, annotation: Any, source: str) -> Any:
@@ -183,10 +212,13 @@ def load_settings(config_path: str | Path | None = None, **overrides: Any) -> Se
     fields = {f.name: f.type for f in dataclasses.fields(Settings)}
     env: dict[str, Any] = {}
     for name, kind in fields.items():
-        raw = os.environ.get(_env_name(name)) if name != "extra" else None
+        raw = os.environ.get(_env_name(name)) if name not in _DICT_FIELDS else None
         if raw is not None and raw != "":
             env[name] = _typed(name, raw, kind, f"{_env_name(name)}={raw!r}")
     values = section_values(Settings, "settings", config_path, overrides, env)
+    for name, table in (("kafka_options", "kafka"), ("spark_options", "spark")):
+        if name not in values:
+            values[name] = config_file_section(table, config_path)
     source = f"[settings] of {config_path or os.environ.get('RECSYS_CONFIG') or 'recsys.toml'}"
     for name, value in values.items():
         if name not in env and not (overrides and overrides.get(name) is not None):
@@ -200,5 +232,5 @@ def env_help() -> list[tuple[str, str]]:
     return [
         (_env_name(f.name), str(getattr(defaults, f.name)))
         for f in dataclasses.fields(Settings)
-        if f.name != "extra"
+        if f.name not in _DICT_FIELDS
     ]

@@ -11,12 +11,22 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterable
+from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from infra.config import Settings
+
+
+def client_config(settings: Settings, client: type, defaults: dict[str, Any], overrides: dict[str, Any]):
+    """The project's defaults < the settings of the config file's [kafka] table that this kafka-python
+    client knows (security, SASL, SSL ...) < the caller's overrides."""
+    config = dict(defaults)
+    config.update({k: v for k, v in settings.kafka_options.items() if k in client.DEFAULT_CONFIG})
+    config.update(overrides)
+    return config
 
 
 def make_producer(settings: Settings, **overrides) -> KafkaProducer:
@@ -36,8 +46,7 @@ def make_producer(settings: Settings, **overrides) -> KafkaProducer:
         request_timeout_ms=10_000,
         max_block_ms=10_000,
     )
-    config.update(overrides)
-    return KafkaProducer(**config)
+    return KafkaProducer(**client_config(settings, KafkaProducer, config, overrides))
 
 
 def make_consumer(settings: Settings, group_id: str | None, *topics: str, **overrides) -> KafkaConsumer:
@@ -55,8 +64,7 @@ def make_consumer(settings: Settings, group_id: str | None, *topics: str, **over
         max_poll_records=2000,
         max_partition_fetch_bytes=8 * 1024 * 1024,
     )
-    config.update(overrides)
-    consumer = KafkaConsumer(**config)
+    consumer = KafkaConsumer(**client_config(settings, KafkaConsumer, config, overrides))
     for topic in topics:
         consumer.partitions_for_topic(topic)
     if topics:
@@ -71,7 +79,8 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None, timeo
     admin = None
     while admin is None:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap_servers, request_timeout_ms=10_000)
+            defaults = {"bootstrap_servers": settings.bootstrap_servers, "request_timeout_ms": 10_000}
+            admin = KafkaAdminClient(**client_config(settings, KafkaAdminClient, defaults, {}))
         except KafkaError:
             if time.monotonic() > deadline:
                 raise

@@ -90,3 +90,67 @@ def test_make_up_says_which_setting_is_wrong_in_one_line(tmp_path):
         done.stderr.strip()
         == "error: RECSYS_API_PORT='eighty': api_port must be a whole number, not 'eighty'"
     )
+
+
+def test_kafka_and_spark_tables_pass_through_to_the_engines(tmp_path, monkeypatch, spark):
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+
+    from ingest.kafka_io import client_config
+    from training.prep.spark_session import build_spark
+
+    conf = tmp_path / "recsys.toml"
+    conf.write_text(
+        '[kafka]\nsecurity_protocol = "SASL_SSL"\nsasl_mechanism = "PLAIN"\nclient_id = "shop-7"\n'
+        "fetch_min_bytes = 1024\nacks = 1\n"
+        '[spark]\n"spark.sql.shuffle.partitions" = 3\n"spark.streamrec.probe" = true\n'
+    )
+    monkeypatch.setenv("RECSYS_CONFIG", str(conf))
+    settings = load_settings(var_dir=tmp_path)
+    producer = client_config(settings, KafkaProducer, {"acks": "all", "retries": 5}, {})
+    assert producer == {
+        "acks": 1,
+        "retries": 5,
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "PLAIN",
+        "client_id": "shop-7",
+    }
+    consumer = client_config(settings, KafkaConsumer, {"group_id": "landing"}, {"client_id": "mine"})
+    assert consumer["fetch_min_bytes"] == 1024 and consumer["client_id"] == "mine"  # the caller's word last
+    assert "fetch_min_bytes" not in client_config(settings, KafkaAdminClient, {}, {})  # only what it knows
+    try:
+        session = build_spark(master="local[2]", settings=settings)
+        assert session.conf.get("spark.sql.shuffle.partitions") == "3"
+        assert session.conf.get("spark.streamrec.probe") == "true"
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", "1")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[kafka]\nbootstrap_servers = "k:9092"\n', r"set by the project; use \['KAFKA_BOOTSTRAP_SERVERS'\]"),
+        ("[kafka]\nno_such_option = 1\n", r"\['no_such_option'\] are not kafka-python client settings"),
+        ('[spark]\n"executor.memory" = "4g"\n', "are not Spark settings"),
+    ],
+)
+def test_a_wrong_engine_option_is_refused_by_name(tmp_path, monkeypatch, table, message):
+    conf = tmp_path / "recsys.toml"
+    conf.write_text(table)
+    monkeypatch.setenv("RECSYS_CONFIG", str(conf))
+    with pytest.raises(SettingsError, match=message):
+        load_settings(var_dir=tmp_path)
+
+
+def test_the_example_config_is_current_and_every_loader_takes_it(tmp_path, monkeypatch):
+    from infra.example_config import render
+    from training.config import TrainConfig
+    from training.prep.preprocess import PreprocessConfig
+
+    example = REPO_ROOT / "recsys.example.toml"
+    assert example.read_text() == render(), "regenerate: python -m infra.example_config > recsys.example.toml"
+    monkeypatch.setenv("RECSYS_CONFIG", str(example))
+    defaults = load_settings(
+        config_path=tmp_path / "none.toml", var_dir=Path("var")
+    )  # relative, as in the file
+    assert load_settings() == defaults
+    assert TrainConfig.load() == TrainConfig() and PreprocessConfig.load() == PreprocessConfig()

@@ -18,11 +18,14 @@ def build_spark(
     from pyspark.sql import SparkSession
 
     settings = settings or load_settings()
-    # Executors must run the same interpreter as the driver (the project's venv).
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    master = master or settings.spark_master
+    if master.startswith("local"):
+        # Local executors run the driver's interpreter (the project's venv); a cluster's workers
+        # have their own Python, set by PYSPARK_PYTHON or spark.pyspark.python in [spark].
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = (
-        SparkSession.builder.master(master or settings.spark_master)
+        SparkSession.builder.master(master)
         .appName(app_name)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", settings.spark_driver_memory)
@@ -35,6 +38,8 @@ def build_spark(
     )
     if shuffle_partitions is not None:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    for key, value in settings.spark_options.items():  # the config file's [spark] table, last
+        builder = builder.config(key, str(value).lower() if isinstance(value, bool) else str(value))
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
