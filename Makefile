@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 
 export API_PORT
 
-.PHONY: help venv test test-fast lint fmt broker up down status train preprocess ingest bench clean lock
+.PHONY: help venv test test-fast lint fmt broker up down status train preprocess ingest bench clean lock models promote rollback
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -55,6 +55,15 @@ preprocess: $(STAMP) ## Run the Spark preprocessing job on the landed events
 
 train: $(STAMP) ## Train BACKEND=tensorflow|pytorch on the latest preprocessed data and register it
 	$(PY) -m training.train --backend $(BACKEND)
+
+models: $(STAMP) ## List the registry's versions (* = serving) with their held-out NDCG beside the baselines
+	$(PY) -m training.registry list
+
+promote: $(STAMP) ## Serve VERSION=v00003-pytorch after the publish checks (the API reloads it)
+	$(PY) -m training.registry promote $(VERSION)
+
+rollback: $(STAMP) ## Serve the version that served before the current one
+	$(PY) -m training.registry rollback
 
 up: $(STAMP) ## Run the whole pipeline locally: broker, events, Spark, training, API [BACKEND DATA EVENTS API_PORT]
 	$(PY) -m pipeline.up --backend $(BACKEND) --events $(EVENTS) --api-port $(API_PORT) $(if $(DATA),--data $(DATA))

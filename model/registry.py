@@ -2,6 +2,8 @@
 
     <registry_dir>/versions/v00001-pytorch/{native/, serving/, version.json}
     <registry_dir>/current        (text: the version name; replaced atomically)
+    <registry_dir>/history        (text: the versions published or promoted to `current`, one a
+                                   line, oldest first: a stack that `rollback` pops)
 
 Training writes versions (`training.publish`), serving loads the one `current` names, and `make
 status` reports it; every one of them finds a version through `version_dir` and `serving_dir`. Kept
@@ -16,7 +18,7 @@ from pathlib import Path
 from infra.files import atomic_write_text
 
 VERSION_RE = re.compile(r"^v(\d{5})-([a-z]+)$")
-VERSIONS, CURRENT = "versions", "current"
+VERSIONS, CURRENT, HISTORY = "versions", "current", "history"
 NATIVE, SERVING, VERSION_RECORD = "native", "serving", "version.json"
 
 
@@ -56,8 +58,36 @@ def read_current(registry_dir: Path) -> str | None:
         return None
 
 
-def write_current(registry_dir: Path, version: str) -> None:
-    """Point `current` at an existing version, atomically (readers never see half a name)."""
+def write_current(registry_dir: Path, version: str, *, record: bool = True) -> None:
+    """Point `current` at an existing version, atomically (readers never see half a name), and push it
+    on the history (`record`; a rollback moves `current` without it)."""
     if not version_dir(registry_dir, version).is_dir():
         raise FileNotFoundError(f"no such model version: {version}")
     atomic_write_text(Path(registry_dir) / CURRENT, version + "\n")
+    if record:
+        with (Path(registry_dir) / HISTORY).open("a") as fh:  # one short line: appends do not interleave
+            fh.write(version + "\n")
+
+
+def roll_back(registry_dir: Path) -> tuple[str, str]:
+    """Pop the current version off the history and point `current` at the one below it; returns
+    (from, to). Raises LookupError when nothing served before it."""
+    current = read_current(registry_dir)
+    history = read_history(registry_dir)
+    if current is None or not history or history[-1] != current:
+        # A registry from before the history (or a hand-edited pointer): start it from here.
+        history = [*history, current] if current else history
+    if current is None or len(history) < 2:
+        raise LookupError(f"{current or 'nothing'} is the first version that served: nothing before it")
+    previous = history[-2]
+    write_current(registry_dir, previous, record=False)
+    atomic_write_text(Path(registry_dir) / HISTORY, "".join(v + "\n" for v in history[:-1]))
+    return current, previous
+
+
+def read_history(registry_dir: Path) -> list[str]:
+    """The versions `current` was moved to, oldest first (empty for a registry without history)."""
+    try:
+        return [v for v in (Path(registry_dir) / HISTORY).read_text().split() if VERSION_RE.match(v)]
+    except FileNotFoundError:
+        return []

@@ -43,8 +43,14 @@ def _probe(cfg: spec.ModelConfig, n: int = 8) -> tuple[np.ndarray, np.ndarray, n
     return items, types, np.arange(n) % cfg.n_users
 
 
-def validate_version(version_dir: Path, backend: str, item_features: np.ndarray) -> float:
-    """Load both artifacts back; served numpy scores must match the native model's. Returns max diff."""
+ITEM_FEATURES_FILE = "item_features.npy"  # in native/: the item tower's input, for validating again
+
+
+def validate_version(version_dir: Path, backend: str, item_features: np.ndarray | None = None) -> float:
+    """Load both artifacts back; served numpy scores must match the native model's. Returns max diff.
+    Without `item_features`, those saved with the version at publish time are used."""
+    if item_features is None:
+        item_features = np.load(Path(version_dir) / NATIVE / ITEM_FEATURES_FILE)
     cfg, params, items = read_serving(version_dir)
     hist, types, users = _probe(cfg)
     served = spec.scores(spec.query_embedding(params, cfg, hist, types, users), items, cfg)
@@ -77,6 +83,7 @@ def _stage(tmp: Path, version: str, meta: dict, serving: dict, item_features: np
     (tmp / VERSION_RECORD).write_text(json.dumps(record, indent=2))
     shutil.rmtree(tmp / SERVING, ignore_errors=True)
     write_serving_artifact(tmp / SERVING, **serving, meta={"version": version, **meta})
+    np.save(tmp / NATIVE / ITEM_FEATURES_FILE, np.asarray(item_features, np.int64))
     validate_version(tmp, meta["backend"], item_features)
 
 
