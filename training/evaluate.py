@@ -16,6 +16,7 @@ Rows without relevant items are skipped: `users` counts the rows that were score
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,7 @@ class _Totals:
     def __init__(self, k: int, n_items: int) -> None:
         self.k, self.users = k, 0
         self.sums = dict.fromkeys(("precision", "recall", "ndcg", "map", "hit_rate", "novelty"), 0.0)
+        self.ndcg_squares = 0.0  # for the standard error of the mean NDCG
         self.recommended = np.zeros(n_items, bool)
         self.discount = 1.0 / np.log2(np.arange(2, k + 2))
 
@@ -201,7 +203,9 @@ class _Totals:
         ranks = np.arange(1, len(ranked) + 1)
         self.sums["precision"] += n_hits / self.k
         self.sums["recall"] += n_hits / n_rel
-        self.sums["ndcg"] += float(hits @ self.discount[: len(ranked)]) / ideal
+        ndcg = float(hits @ self.discount[: len(ranked)]) / ideal
+        self.sums["ndcg"] += ndcg
+        self.ndcg_squares += ndcg * ndcg
         self.sums["map"] += float((np.cumsum(hits) / ranks * hits).sum()) / n_rel
         self.sums["hit_rate"] += float(n_hits > 0)
         self.sums["novelty"] += float(self_info[ranked].mean()) if len(ranked) else 0.0
@@ -214,6 +218,8 @@ class _Totals:
             f"precision@{k}": self.sums["precision"] / n,
             f"recall@{k}": self.sums["recall"] / n,
             f"ndcg@{k}": self.sums["ndcg"] / n,
+            # Standard error of that mean over users: how far apart two models must be to differ.
+            f"ndcg@{k}_se": math.sqrt(max(self.ndcg_squares / n - (self.sums["ndcg"] / n) ** 2, 0.0) / n),
             "map": self.sums["map"] / n,
             f"hit_rate@{k}": self.sums["hit_rate"] / n,
             "coverage": float(self.recommended.sum()) / max(n_candidates, 1),

@@ -116,6 +116,12 @@ def selection_score(metrics: dict[str, float], k: int, loss: float) -> float:
     return float(np.mean(scores)) if scores else -loss
 
 
+def selection_se(metrics: dict[str, float], k: int) -> float:
+    """The standard error of selection_score (that of a mean of independent estimates); 0 if unknown."""
+    errors = [metrics.get(f"{key}_se", 0.0) for key in (f"ndcg@{k}", f"{PROFILE}_ndcg@{k}") if key in metrics]
+    return math.sqrt(sum(e * e for e in errors)) / len(errors) if errors else 0.0
+
+
 def epoch_batches(examples: Examples, cfg: TrainConfig, rng: np.random.Generator) -> Iterator[Batch]:
     """One epoch's batches exactly as training makes them from cfg (the speed bench uses it too)."""
     return iter_batches(
@@ -153,12 +159,15 @@ def fit(
     examples: Examples,
     holdout: Holdout,
 ) -> TrainResult:
-    """Epochs of seeded batches; keep the weights of the best validation NDCG@k (or lowest loss)."""
+    """Epochs of seeded batches; keep the weights of the chosen epoch: the latest one whose validation
+    score (selection_score) is within one standard error of the best epoch's. A difference smaller
+    than the measurement's own noise is no reason to stop earlier, and the refit, on more data,
+    runs that many epochs of the same schedule. Early stopping counts the epochs below that band."""
     cfg = train_config
     rng = np.random.default_rng(cfg.seed)
     total_steps = cfg.epochs * batches_per_epoch(len(examples), cfg.batch_size, cfg.drop_remainder)
     step, stale = 0, 0
-    best: dict[str, Any] = {"score": -math.inf, "epoch": 0, "metrics": {}, "params": None}
+    best: dict[str, Any] = {"score": -math.inf, "se": 0.0, "epoch": 0, "metrics": {}, "params": None}
     seconds, losses, history = [], [], []
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
@@ -172,7 +181,9 @@ def fit(
         log.info("%s epoch %d: %s", backend, epoch, history[-1])
         score = selection_score(metrics, cfg.eval_k, loss)
         if score > best["score"]:
-            best = {"score": score, "epoch": epoch, "metrics": metrics, "params": trainer.get_params()}
+            best = {"score": score, "se": selection_se(metrics, cfg.eval_k), "epoch": epoch}
+        if score >= best["score"] - best["se"]:  # the best, or level with it within the noise
+            best.update(epoch=epoch, metrics=metrics, params=trainer.get_params())
             stale = 0
         else:
             stale += 1

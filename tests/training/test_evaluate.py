@@ -69,6 +69,7 @@ def test_rows_without_relevant_items_are_skipped_and_metrics_average_over_users(
     assert m["users"] == 2
     assert m["precision@1"] == pytest.approx(0.5)  # user 1 hit, user 3 missed
     assert m["ndcg@1"] == pytest.approx(0.5)
+    assert m["ndcg@1_se"] == pytest.approx(0.5 / math.sqrt(2))  # per-user 1 and 0: sd 0.5 over 2 users
 
 
 def test_no_relevant_anywhere_gives_zeros() -> None:

@@ -127,9 +127,9 @@ class _ScriptedEvaluation(types.ModuleType):
     """Stands in for training.evaluate (the evaluation engineer's module, same API) so the loop's
     early stopping can be driven: validation NDCG follows a script; scores seen are recorded."""
 
-    def __init__(self, processed_dir, ndcg: list[float]) -> None:
+    def __init__(self, processed_dir, ndcg: list[float], se: float = 0.0) -> None:
         super().__init__("training.evaluate")
-        self.ndcg, self.valid_scores = list(ndcg), []
+        self.ndcg, self.se, self.valid_scores = list(ndcg), se, []
 
     def load_eval_set(self, processed_dir, split: str, *sample):
         return load_examples(processed_dir, split, 10)
@@ -139,7 +139,7 @@ class _ScriptedEvaluation(types.ModuleType):
         assert scores.shape == (len(eval_set.user_idx), 49)
         if len(self.ndcg) > 0:  # validation calls come first, then one test call
             self.valid_scores.append(scores)
-            return {f"ndcg@{k}": self.ndcg.pop(0), f"recall@{k}": 0.0}
+            return {f"ndcg@{k}": self.ndcg.pop(0), f"ndcg@{k}_se": self.se, f"recall@{k}": 0.0}
         return {f"ndcg@{k}": -1.0}
 
 
@@ -170,6 +170,33 @@ def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, m
     )
     np.testing.assert_allclose(served, evaluation.valid_scores[1], atol=1e-4)  # epoch 2's weights
     assert not np.allclose(served, evaluation.valid_scores[3], atol=1e-4)
+
+
+def test_a_later_epoch_level_with_the_best_within_its_standard_error_is_chosen(
+    settings: Settings, monkeypatch
+):
+    write_processed(settings.processed_dir)
+    # Epoch 3 is 0.03 below epoch 2, within the 0.05 standard error: no evidence it is worse, and it
+    # has trained longer. Epochs 4 and 5 fall below the band: early stopping after two of them.
+    evaluation = _ScriptedEvaluation(settings.processed_dir, [0.1, 0.5, 0.47, 0.3, 0.2, 0.9], se=0.05)
+    monkeypatch.setattr(trainer_loop, "load_eval_set", evaluation.load_eval_set)
+    monkeypatch.setattr(trainer_loop, "evaluate_scores", evaluation.evaluate_scores)
+    monkeypatch.setattr(train_module, "run_baselines", lambda *args, **kw: {})
+    result = train(
+        settings,
+        "pytorch",
+        epochs=6,
+        early_stopping_patience=2,
+        batch_size=64,
+        refit=False,
+        profile_holdout=0.0,
+        **TINY,
+    )
+    assert (result.best_epoch, len(result.losses)) == (3, 5)
+    assert result.metrics["valid_ndcg@10"] == 0.47
+    assert trainer_loop.selection_se(
+        {"ndcg@10_se": 0.03, "profile_ndcg@10_se": 0.04, "ndcg@10": 0.2, "profile_ndcg@10": 0.1}, 10
+    ) == pytest.approx(0.025)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
