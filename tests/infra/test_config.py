@@ -142,12 +142,12 @@ def test_a_wrong_engine_option_is_refused_by_name(tmp_path, monkeypatch, table, 
 
 
 def test_the_example_config_is_current_and_every_loader_takes_it(tmp_path, monkeypatch):
-    from infra.example_config import render
+    from pipeline.example_config import render
     from training.config import TrainConfig
     from training.prep.preprocess import PreprocessConfig
 
     example = REPO_ROOT / "recsys.example.toml"
-    assert example.read_text() == render(), "regenerate: python -m infra.example_config > recsys.example.toml"
+    assert example.read_text() == render(), "regenerate: python -m pipeline.example_config > recsys.example.toml"
     monkeypatch.setenv("RECSYS_CONFIG", str(example))
     defaults = load_settings(
         config_path=tmp_path / "none.toml", var_dir=Path("var")
