@@ -23,7 +23,9 @@ worker_class = "api.shedding.SheddingWorker"  # gthread, shedding requests queue
 timeout = 30
 graceful_timeout = 10
 keepalive = 5
-accesslog = None
+accesslog = _settings.api_access_log or None  # "-": stderr (make up: the API's log file)
+logger_class = "api.access_log.AccessLogger"  # JSON lines when RECSYS_LOG_FORMAT=json
+loglevel = _settings.log_level.lower()
 # gunicorn's largest request line short of unlimited: the app answers URIs over api.guards.MAX_URI_BYTES
 # (4 KiB) with a JSON 414 itself; only request lines over 8190 bytes still meet gunicorn's HTML 414.
 limit_request_line = 8190

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from api import create_app
+from infra.logs import setup_logging
 
-logging.basicConfig(level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+setup_logging("api")
 app = create_app()

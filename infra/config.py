@@ -57,6 +57,11 @@ class Settings:
     # A request that waited longer than this for a worker thread is answered 503 + Retry-After unserved
     # (api/shedding.py): its client has likely given up, and serving it would delay the ones behind.
     api_queue_deadline_ms: int = 1000  # 0: never shed
+    # Logging (infra.logs): level, and text or json (one object a line); gunicorn's access log goes
+    # to this file ("-": the API's stderr; empty: off).
+    log_level: str = "INFO"
+    log_format: str = "text"
+    api_access_log: str = ""
     online_store_url: str = ""
     store_keep_per_user: int = 1000  # the online store keeps each user's newest N events (0: all)
     # Pass-through options of the engines, from the config file's own tables: [kafka] holds any
@@ -73,6 +78,12 @@ class Settings:
                 bound = f"between {low} and {high}" if high < _NO_LIMIT else f">= {low}"
                 raise SettingsError(f"{name} ({_env_name(name)}) must be {bound}, not {value}")
         _check_engine_options(self.kafka_options, self.spark_options)
+        object.__setattr__(self, "log_level", self.log_level.upper())
+        for name, allowed in (("log_level", _LOG_LEVELS), ("log_format", ("text", "json"))):
+            if getattr(self, name) not in allowed:
+                raise SettingsError(
+                    f"{name} ({_env_name(name)}) must be one of {list(allowed)}, not {getattr(self, name)!r}"
+                )
         var = Path(self.var_dir)
         object.__setattr__(self, "var_dir", var)
         for name, sub in (("data_dir", "data"), ("run_dir", "run"), ("models_dir", "models")):
@@ -108,6 +119,7 @@ class SettingsError(ValueError):
 
 
 _NO_LIMIT = 2**63
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # (setting, lowest, highest): counts that must be positive, ports, and limits where 0 means "off".
 _RANGES = (
     *((port, 1, 65535) for port in ("broker_port", "api_port")),

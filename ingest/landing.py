@@ -43,6 +43,7 @@ from kafka.structs import OffsetAndMetadata
 
 from infra.config import Settings, load_settings
 from infra.heartbeat import Heartbeat
+from infra.logs import setup_logging
 from infra.retry import retry
 from ingest import dead_letter
 from ingest.kafka_io import ensure_topics, make_consumer, make_producer
@@ -292,8 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.batch_size < 1:
         parser.error("--batch-size must be at least 1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)  # connection chatter drowns the landing log
+    setup_logging("landing")
     settings = load_settings()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

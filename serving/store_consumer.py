@@ -21,6 +21,7 @@ from kafka.errors import KafkaError
 
 from infra.config import Settings, load_settings
 from infra.heartbeat import Heartbeat
+from infra.logs import setup_logging
 from infra.retry import retry
 from ingest.kafka_io import ensure_topics, make_consumer
 from ingest.schema import decode_event
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m serving.store_consumer", description=__doc__.splitlines()[0]
     )
     parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    setup_logging("store-consumer")
     settings = load_settings()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

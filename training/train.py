@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from infra.config import Settings, load_settings
+from infra.logs import setup_logging
 from model.spec import ModelConfig, init_params
 from training.backends import BACKENDS, backend_module
 from training.backends.base import BackendTrainer
@@ -231,7 +232,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging("train")
     overrides = {k: v for k, v in vars(args).items() if k not in ("backend", "config", "no_publish", "json")}
     settings = load_settings(args.config)
     if args.config:

@@ -116,6 +116,17 @@ def selection_score(metrics: dict[str, float], k: int, loss: float) -> float:
     return float(np.mean(scores)) if scores else -loss
 
 
+def epoch_line(backend: str, row: dict[str, float], k: int) -> str:
+    """One short console line of an epoch: loss, time and each holdout's NDCG@k with its standard
+    error (the whole metrics dict goes to the DEBUG log)."""
+    parts = [f"{backend} epoch {int(row['epoch'])}: loss {row['loss']:.4f}, {row['seconds']:.1f} s"]
+    for label, prefix in (("next", ""), ("what else", f"{PROFILE}_")):
+        key = f"{prefix}ndcg@{k}"
+        if key in row:
+            parts.append(f"{label} ndcg@{k} {row[key]:.4f} ± {row.get(key + '_se', 0.0):.4f}")
+    return ", ".join(parts)
+
+
 def selection_se(metrics: dict[str, float], k: int) -> float:
     """The standard error of selection_score (that of a mean of independent estimates); 0 if unknown."""
     errors = [metrics.get(f"{key}_se", 0.0) for key in (f"ndcg@{k}", f"{PROFILE}_ndcg@{k}") if key in metrics]
@@ -178,7 +189,8 @@ def fit(
             raise FloatingPointError(f"{backend}: loss is {loss} at epoch {epoch}")
         metrics = validation_metrics(trainer, model_config, holdout, cfg.eval_k)
         history.append({"epoch": epoch, "loss": loss, "seconds": seconds[-1], **metrics})
-        log.info("%s epoch %d: %s", backend, epoch, history[-1])
+        log.info("%s", epoch_line(backend, history[-1], cfg.eval_k))
+        log.debug("%s epoch %d: %s", backend, epoch, history[-1])
         score = selection_score(metrics, cfg.eval_k, loss)
         if score > best["score"]:
             best = {"score": score, "se": selection_se(metrics, cfg.eval_k), "epoch": epoch}

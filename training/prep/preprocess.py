@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import Settings, load_settings, section_values
+from infra.logs import setup_logging
 from ingest.catalog import catalog_path
 from ingest.schema import EVENT_TYPE_CODE
 from model.features import DEFAULT_EVENT_WEIGHTS
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="seed of the benchmark split (42)")
     parser.add_argument("--config", help="TOML config file with a [preprocess] table")
     args = vars(parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    setup_logging("preprocess")
     try:
         config = PreprocessConfig.load(args.pop("config"), **args)
         manifest = preprocess(load_settings(), config)

@@ -1,0 +1,42 @@
+"""gunicorn's access log in the project's log format: with RECSYS_LOG_FORMAT=json, one JSON object a
+request (time, stage, process, method, path, query, status, bytes, duration, client); with text,
+gunicorn's own combined format. On only when RECSYS_API_ACCESS_LOG names a file ("-": stderr)."""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from datetime import UTC, datetime
+
+from gunicorn.glogging import Logger
+
+from infra.config import load_settings
+
+
+class AccessLogger(Logger):
+    json_format = load_settings().log_format == "json"
+
+    def access(self, resp, req, environ, request_time):
+        if not (self.json_format and self.access_log_enabled):
+            return super().access(resp, req, environ, request_time)
+        atoms = self.atoms(resp, req, environ, request_time)
+        record = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "INFO",
+            "stage": "api",
+            "process": os.getpid(),
+            "logger": "gunicorn.access",
+            "method": atoms.get("m"),
+            "path": atoms.get("U"),
+            "query": atoms.get("q") or "",
+            "status": int(str(atoms.get("s", "0")).split()[0] or 0),
+            "bytes": atoms.get("B"),
+            "duration_ms": round(request_time.total_seconds() * 1000, 3),
+            "client": atoms.get("h"),
+            "user_agent": atoms.get("a"),
+        }
+        try:
+            self.access_log.info(json.dumps(record, ensure_ascii=False, default=str))
+        except Exception:
+            self.error(traceback.format_exc())
