@@ -147,7 +147,9 @@ def test_the_example_config_is_current_and_every_loader_takes_it(tmp_path, monke
     from training.prep.preprocess import PreprocessConfig
 
     example = REPO_ROOT / "recsys.example.toml"
-    assert example.read_text() == render(), "regenerate: python -m pipeline.example_config > recsys.example.toml"
+    assert example.read_text() == render(), (
+        "regenerate: python -m pipeline.example_config > recsys.example.toml"
+    )
     monkeypatch.setenv("RECSYS_CONFIG", str(example))
     defaults = load_settings(
         config_path=tmp_path / "none.toml", var_dir=Path("var")
