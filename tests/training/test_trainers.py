@@ -143,24 +143,30 @@ class _ScriptedEvaluation(types.ModuleType):
         return {f"ndcg@{k}": -1.0}
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, monkeypatch):
+def _scripted_run(settings, monkeypatch, backend: str, scores: list[float], epochs: int, se: float = 0.0):
+    """A run (patience 2, no refit) whose validation NDCG follows `scores`; (evaluation, result). The
+    scores stand for the valid split alone: no profile holdout to score as well."""
     write_processed(settings.processed_dir)
-    evaluation = _ScriptedEvaluation(settings.processed_dir, [0.1, 0.5, 0.2, 0.3])
+    evaluation = _ScriptedEvaluation(settings.processed_dir, scores, se=se)
     monkeypatch.setattr(trainer_loop, "load_eval_set", evaluation.load_eval_set)
     monkeypatch.setattr(trainer_loop, "evaluate_scores", evaluation.evaluate_scores)
     monkeypatch.setattr(train_module, "run_baselines", lambda *args, **kw: {})
-    # The scripted scores stand for the valid split alone: no profile holdout to score as well.
     result = train(
         settings,
         backend,
-        epochs=5,
+        epochs=epochs,
         early_stopping_patience=2,
         batch_size=64,
         refit=False,
         profile_holdout=0.0,
         **TINY,
     )
+    return evaluation, result
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, monkeypatch):
+    evaluation, result = _scripted_run(settings, monkeypatch, backend, [0.1, 0.5, 0.2, 0.3], epochs=5)
     assert (result.best_epoch, len(result.losses)) == (2, 4)
     assert result.metrics["valid_ndcg@10"] == 0.5 and result.metrics["test_ndcg@10"] == -1.0
     cfg, params, items = read_serving(serving_dir(settings.registry_dir, result.version))
@@ -175,23 +181,10 @@ def test_early_stopping_keeps_the_best_epoch(settings: Settings, backend: str, m
 def test_a_later_epoch_level_with_the_best_within_its_standard_error_is_chosen(
     settings: Settings, monkeypatch
 ):
-    write_processed(settings.processed_dir)
     # Epoch 3 is 0.03 below epoch 2, within the 0.05 standard error: no evidence it is worse, and it
     # has trained longer. Epochs 4 and 5 fall below the band: early stopping after two of them.
-    evaluation = _ScriptedEvaluation(settings.processed_dir, [0.1, 0.5, 0.47, 0.3, 0.2, 0.9], se=0.05)
-    monkeypatch.setattr(trainer_loop, "load_eval_set", evaluation.load_eval_set)
-    monkeypatch.setattr(trainer_loop, "evaluate_scores", evaluation.evaluate_scores)
-    monkeypatch.setattr(train_module, "run_baselines", lambda *args, **kw: {})
-    result = train(
-        settings,
-        "pytorch",
-        epochs=6,
-        early_stopping_patience=2,
-        batch_size=64,
-        refit=False,
-        profile_holdout=0.0,
-        **TINY,
-    )
+    scores = [0.1, 0.5, 0.47, 0.3, 0.2, 0.9]
+    _, result = _scripted_run(settings, monkeypatch, "pytorch", scores, epochs=6, se=0.05)
     assert (result.best_epoch, len(result.losses)) == (3, 5)
     assert result.metrics["valid_ndcg@10"] == 0.47
     assert trainer_loop.selection_se(
