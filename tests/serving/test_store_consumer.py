@@ -59,7 +59,12 @@ def test_cli_runs_until_sigterm(kafka_settings: Settings) -> None:
     from tests.api.server import server_env
 
     ensure_topics(kafka_settings, [kafka_settings.events_topic])
-    env = server_env(kafka_settings, 0, RECSYS_STORE_CONSUMER_GROUP=kafka_settings.store_consumer_group)
+    # The API port is unused by the consumer; any valid one (0 is refused like any out-of-range port).
+    env = server_env(
+        kafka_settings,
+        kafka_settings.api_port,
+        RECSYS_STORE_CONSUMER_GROUP=kafka_settings.store_consumer_group,
+    )
     proc = subprocess.Popen([sys.executable, "-m", "serving.store_consumer"], env=env, cwd=REPO_ROOT)
     try:
         producer = make_producer(kafka_settings)
