@@ -1,6 +1,7 @@
-"""gunicorn's access log in the project's log format: with RECSYS_LOG_FORMAT=json, one JSON object a
-request (time, stage, process, method, path, query, status, bytes, duration, client); with text,
-gunicorn's own combined format. On only when RECSYS_API_ACCESS_LOG names a file ("-": stderr)."""
+"""gunicorn's access log as JSON lines, one object a request (time, stage, process, method, path,
+query, status, bytes, duration, client): api/gunicorn.conf.py uses this logger class when
+RECSYS_LOG_FORMAT=json (gunicorn's own combined format otherwise). On only when
+RECSYS_API_ACCESS_LOG names a file ("-": stderr)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,11 @@ from datetime import UTC, datetime
 
 from gunicorn.glogging import Logger
 
-from infra.config import load_settings
 
-
-class AccessLogger(Logger):
-    json_format = load_settings().log_format == "json"
-
+class JsonAccessLogger(Logger):
     def access(self, resp, req, environ, request_time):
-        if not (self.json_format and self.access_log_enabled):
-            return super().access(resp, req, environ, request_time)
+        if not self.access_log_enabled:
+            return
         atoms = self.atoms(resp, req, environ, request_time)
         record = {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -24,7 +24,8 @@ timeout = 30
 graceful_timeout = 10
 keepalive = 5
 accesslog = _settings.api_access_log or None  # "-": stderr (make up: the API's log file)
-logger_class = "api.access_log.AccessLogger"  # JSON lines when RECSYS_LOG_FORMAT=json
+if _settings.log_format == "json":
+    logger_class = "api.access_log.JsonAccessLogger"
 loglevel = _settings.log_level.lower()
 # gunicorn's largest request line short of unlimited: the app answers URIs over api.guards.MAX_URI_BYTES
 # (4 KiB) with a JSON 414 itself; only request lines over 8190 bytes still meet gunicorn's HTML 414.

@@ -13,6 +13,7 @@ free of training and framework imports so the API process stays small.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from infra.files import atomic_write_text
@@ -69,17 +70,20 @@ def write_current(registry_dir: Path, version: str, *, record: bool = True) -> N
             fh.write(version + "\n")
 
 
-def roll_back(registry_dir: Path) -> tuple[str, str]:
-    """Pop the current version off the history and point `current` at the one below it; returns
-    (from, to). Raises LookupError when nothing served before it."""
+def roll_back(registry_dir: Path, check: Callable[[str], object] = lambda version: None) -> tuple[str, str]:
+    """Pop the current version off the history and point `current` at the one below it, once
+    `check(that version)` has passed (it raises to refuse); returns (from, to). Raises LookupError when
+    nothing served before it."""
     current = read_current(registry_dir)
+    if current is None:
+        raise LookupError("nothing serves yet: there is nothing to roll back")
     history = read_history(registry_dir)
-    if current is None or not history or history[-1] != current:
-        # A registry from before the history (or a hand-edited pointer): start it from here.
-        history = [*history, current] if current else history
-    if current is None or len(history) < 2:
-        raise LookupError(f"{current or 'nothing'} is the first version that served: nothing before it")
+    if not history or history[-1] != current:  # a registry from before the history, or a hand-set pointer
+        history.append(current)
+    if len(history) < 2:
+        raise LookupError(f"{current} is the first version that served: nothing before it")
     previous = history[-2]
+    check(previous)
     write_current(registry_dir, previous, record=False)
     atomic_write_text(Path(registry_dir) / HISTORY, "".join(v + "\n" for v in history[:-1]))
     return current, previous

@@ -25,7 +25,6 @@ from model.registry import (
     VERSION_RECORD,
     list_versions,
     read_current,
-    read_history,
     roll_back,
     serving_dir,
     version_dir,
@@ -120,13 +119,8 @@ def promote(registry_dir: Path, version: str) -> str:
 def rollback(registry_dir: Path) -> tuple[str, str]:
     """Back to the version that served before the current one (after the publish checks); repeated,
     it walks further back. Returns (from, to)."""
-    history = read_history(registry_dir)
-    current = read_current(registry_dir)
-    below = history[:-1] if history and history[-1] == current else history
-    if below:
-        check(registry_dir, below[-1])
     try:
-        return roll_back(registry_dir)
+        return roll_back(registry_dir, check=lambda version: check(registry_dir, version))
     except LookupError as exc:
         raise RegistryCommandError(str(exc)) from exc
 

@@ -178,7 +178,8 @@ def fit(
     rng = np.random.default_rng(cfg.seed)
     total_steps = cfg.epochs * batches_per_epoch(len(examples), cfg.batch_size, cfg.drop_remainder)
     step, stale = 0, 0
-    best: dict[str, Any] = {"score": -math.inf, "se": 0.0, "epoch": 0, "metrics": {}, "params": None}
+    top_score, top_se = -math.inf, 0.0  # the best epoch's selection score and its standard error
+    best: dict[str, Any] = {"epoch": 0, "metrics": {}, "params": None}  # the chosen epoch
     seconds, losses, history = [], [], []
     for epoch in range(1, cfg.epochs + 1):
         started = time.perf_counter()
@@ -192,10 +193,10 @@ def fit(
         log.info("%s", epoch_line(backend, history[-1], cfg.eval_k))
         log.debug("%s epoch %d: %s", backend, epoch, history[-1])
         score = selection_score(metrics, cfg.eval_k, loss)
-        if score > best["score"]:
-            best = {"score": score, "se": selection_se(metrics, cfg.eval_k), "epoch": epoch}
-        if score >= best["score"] - best["se"]:  # the best, or level with it within the noise
-            best.update(epoch=epoch, metrics=metrics, params=trainer.get_params())
+        if score > top_score:
+            top_score, top_se = score, selection_se(metrics, cfg.eval_k)
+        if score >= top_score - top_se:  # the best, or level with it within the noise
+            best = {"epoch": epoch, "metrics": metrics, "params": trainer.get_params()}
             stale = 0
         else:
             stale += 1
